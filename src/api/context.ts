@@ -1,0 +1,22 @@
+import type { IncomingMessage } from 'node:http';
+import type { Context } from 'hono';
+import type { InstanceService } from '../core/instances/service.js';
+import type { User, UserStore } from '../core/ports/store.js';
+import type { InstanceLimits } from '../core/instances/input.js';
+
+/** What the API needs from the rest of the node. */
+export interface ApiDeps {
+  instances: InstanceService;
+  users: UserStore;
+  limits: InstanceLimits;
+  /** Public base URL of this node, for /v1/metros. */
+  baseUrl: string;
+  version: string;
+}
+
+export interface AppEnv {
+  Bindings: { incoming?: IncomingMessage & { hangarGetBody?: string } };
+  Variables: { user: User; startedUs: number };
+}
+
+export type Ctx = Context<AppEnv>;

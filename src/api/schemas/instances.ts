@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { FEATURES, INSTANCE_STATES, RESTART_POLICIES } from '../../core/instance.js';
+import { UPDATABLE_PROPS } from '../../core/instances/update.js';
+import { exactlyOneRef, refFields } from './common.js';
+
+const int = z.number().int();
+const envName = z.string().min(1).max(256);
+
+export const imageSpecSchema = z.strictObject({
+  url: z.string().min(1).max(512),
+  credentials: z.strictObject({ username: z.string(), password: z.string() }).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  pull_policy: z.enum(['always', 'if_not_present', 'never']).optional(),
+});
+
+export const createInstanceSchema = z.strictObject({
+  name: z.string().min(1).max(63).optional(),
+  image: z.union([z.string().min(1).max(512), imageSpecSchema]),
+  args: z.array(z.string().max(4096)).max(256).optional(),
+  env: z.record(envName, z.string().max(32768)).optional(),
+  memory_mb: int.positive().optional(),
+  vcpus: int.positive().optional(),
+  autostart: z.boolean().optional(),
+  timeout_s: int.min(-1).optional(),
+  wait_timeout_ms: int.min(-1).optional(),
+  replicas: int.min(0).optional(),
+  restart_policy: z.enum(RESTART_POLICIES).optional(),
+  features: z.array(z.enum(FEATURES)).max(8).optional(),
+  tags: z.array(z.string().min(1).max(128)).max(64).optional(),
+  hostname: z.string().min(1).max(63).optional(),
+});
+export type CreateInstanceBody = z.infer<typeof createInstanceSchema>;
+
+export const deleteItemSchema = z.strictObject({ ...refFields, timeout_s: int.optional(), dont_retain: z.boolean().optional() }).superRefine(exactlyOneRef);
+export const deleteByUuidSchema = z.strictObject({ timeout_s: int.optional(), dont_retain: z.boolean().optional() });
+
+export const startItemSchema = z.strictObject({ ...refFields, timeout_s: int.min(-1).optional(), wait_timeout_ms: int.min(-1).optional() }).superRefine(exactlyOneRef);
+export const startByUuidSchema = z.strictObject({ timeout_s: int.min(-1).optional(), wait_timeout_ms: int.min(-1).optional() });
+
+const stopFields = {
+  force: z.boolean().optional(),
+  drain_timeout_ms: int.min(-1).optional(),
+  quick: z.boolean().optional(),
+  ifstate: z.string().optional(),
+  dump: z.boolean().optional(),
+};
+export const stopItemSchema = z.strictObject({ ...refFields, ...stopFields }).superRefine(exactlyOneRef);
+export const stopByUuidSchema = z.strictObject(stopFields);
+
+export const suspendItemSchema = z.strictObject({ ...refFields, drain_timeout_ms: int.min(-1).optional() }).superRefine(exactlyOneRef);
+export const suspendByUuidSchema = z.strictObject({ drain_timeout_ms: int.min(-1).optional() });
+
+const updateFields = {
+  id: z.string().max(128).optional(),
+  prop: z.enum(UPDATABLE_PROPS),
+  op: z.enum(['set', 'add', 'del']),
+  value: z.unknown().optional(),
+};
+export const updateItemSchema = z.strictObject({ ...refFields, ...updateFields }).superRefine(exactlyOneRef);
+export const updateByUuidSchema = z.strictObject(updateFields);
+
+export const stateSchema = z.enum(INSTANCE_STATES);
+
+/** GET bodies (go-sdk style) for wait and log. */
+export const waitItemSchema = z.strictObject({ ...refFields, state: stateSchema.optional(), timeout_s: int.min(-1).optional(), timeout_ms: int.min(-1).optional() }).superRefine(exactlyOneRef);
+export const waitByUuidSchema = z.strictObject({ state: stateSchema.optional(), timeout_s: int.min(-1).optional(), timeout_ms: int.min(-1).optional() });
+export const logItemSchema = z.strictObject({ ...refFields, offset: int.optional(), limit: int.min(0).optional() }).superRefine(exactlyOneRef);
+export const logByUuidSchema = z.strictObject({ offset: int.optional(), limit: int.min(0).optional() });
+
+export const listQuerySchema = z.strictObject({
+  uuid: z.array(z.string()).optional(),
+  name: z.array(z.string()).optional(),
+  details: z.enum(['true', 'false', '1', '0']).optional(),
+  count: z.string().regex(/^\d+$/, 'must be a non-negative integer').optional(),
+  from: z.string().optional(),
+  order: z.enum(['asc', 'desc']).optional(),
+  sortby: z.enum(['create_time', 'created_at']).optional(),
+  tags: z.array(z.string()).optional(),
+  metrics: z.string().optional(),
+});

@@ -1,0 +1,84 @@
+/** The instance as the domain sees it (not the wire shape; api/ maps it). */
+
+export const INSTANCE_STATES = ['stopped', 'starting', 'running', 'draining', 'stopping', 'standby', 'template', 'deleted', 'checkpoint'] as const;
+export type InstanceState = (typeof INSTANCE_STATES)[number];
+
+export const RESTART_POLICIES = ['never', 'always', 'on-failure'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
+export const FEATURES = ['delete-on-stop'] as const;
+export type Feature = (typeof FEATURES)[number];
+
+/** `stop_reason` bits as UKC defines them (bit 5 … 0 = Z F U P A K). */
+export const StopReason = {
+  kernel: 1 << 0, // K: the sandbox's init ended
+  app: 1 << 1, // A: the app exited; exit_code says how
+  platform: 1 << 2, // P: the platform stopped it
+  user: 1 << 3, // U: a user asked
+  forced: 1 << 4, // F: without a grace period
+  scaleToZero: 1 << 5, // Z: suspend or scale-to-zero
+} as const;
+
+/** The usual combinations, named as in the UKC docs. */
+export const STOP_REASONS = {
+  userStop: StopReason.user | StopReason.platform | StopReason.app | StopReason.kernel, // 15
+  userForcedStop: StopReason.forced | StopReason.user | StopReason.platform, // 28
+  platformStop: StopReason.platform | StopReason.app | StopReason.kernel, // 7
+  appExit: StopReason.app | StopReason.kernel, // 3
+  crash: StopReason.kernel, // 1: killed by a signal it did not ask for
+  outOfMemory: StopReason.platform | StopReason.kernel, // 5: the memory limit's OOM killer
+  suspend: StopReason.scaleToZero | StopReason.platform | StopReason.app | StopReason.kernel, // 39
+} as const;
+
+export interface NetworkInfo {
+  interfaceUuid: string;
+  ip: string;
+  mac: string;
+}
+
+export interface RestartInfo {
+  attempt: number;
+  nextAt?: string;
+}
+
+export interface Instance {
+  uuid: string;
+  name: string;
+  /** uuid of the user who owns it. */
+  owner: string;
+  createdAt: string;
+  state: InstanceState;
+  /** The image reference as the user gave it. */
+  image: string;
+  /** Manifest digest the reference resolved to at create time. */
+  imageDigest: string;
+  args?: string[];
+  env?: Record<string, string>;
+  memoryMb: number;
+  vcpus: number;
+  restartPolicy: RestartPolicy;
+  features: Feature[];
+  tags: string[];
+  hostname: string;
+  deleteLock: boolean;
+  startCount: number;
+  restartCount: number;
+  startedAt?: string;
+  stoppedAt?: string;
+  /** Microseconds from the start request until the app process existed. */
+  bootTimeUs?: number;
+  /** Microseconds from the start request until the app first listened on a TCP port. */
+  netTimeUs?: number;
+  stopReason?: number;
+  exitCode?: number;
+  stopCode?: number;
+  restart?: RestartInfo;
+  network?: NetworkInfo;
+  /** Accumulated uptime of earlier runs, in ms (the current run is added on read). */
+  uptimeMs: number;
+}
+
+export const DEFAULT_MEMORY_MB = 128;
+export const DEFAULT_VCPUS = 1;
+
+export const isLive = (s: InstanceState): boolean => s === 'starting' || s === 'running' || s === 'draining' || s === 'stopping';

@@ -1,0 +1,85 @@
+import { invalid } from '../../lib/errors.js';
+import { isDnsLabel } from '../../lib/ids.js';
+import { DEFAULT_MEMORY_MB, DEFAULT_VCPUS, type Feature, type RestartPolicy } from '../instance.js';
+
+/** What a create asks for, after the API has checked shapes and types. */
+export interface CreateInstanceInput {
+  name?: string;
+  image: string;
+  args?: string[];
+  env?: Record<string, string>;
+  memoryMb?: number;
+  vcpus?: number;
+  autostart?: boolean;
+  timeoutS?: number;
+  replicas?: number;
+  restartPolicy?: RestartPolicy;
+  features?: Feature[];
+  tags?: string[];
+  hostname?: string;
+}
+
+/** Node-wide bounds on what one instance may ask for. */
+export interface InstanceLimits {
+  minMemoryMb: number;
+  maxMemoryMb: number;
+  maxVcpus: number;
+  maxReplicas: number;
+  maxInstancesPerUser: number;
+}
+
+export const DEFAULT_LIMITS: InstanceLimits = {
+  minMemoryMb: 16,
+  maxMemoryMb: 8192,
+  maxVcpus: 8,
+  maxReplicas: 64,
+  maxInstancesPerUser: 2000,
+};
+
+export interface CheckedCreate extends CreateInstanceInput {
+  memoryMb: number;
+  vcpus: number;
+  restartPolicy: RestartPolicy;
+  features: Feature[];
+  tags: string[];
+  replicas: number;
+}
+
+/** Rules that need the node's limits or span several fields; shapes are the API's job. */
+export function checkCreate(input: CreateInstanceInput, limits: InstanceLimits): CheckedCreate {
+  const memoryMb = input.memoryMb ?? DEFAULT_MEMORY_MB;
+  if (memoryMb < limits.minMemoryMb || memoryMb > limits.maxMemoryMb) {
+    throw invalid('memory_mb', `must be between ${limits.minMemoryMb} and ${limits.maxMemoryMb} (got ${memoryMb})`);
+  }
+  const vcpus = input.vcpus ?? DEFAULT_VCPUS;
+  if (vcpus < 1 || vcpus > limits.maxVcpus) throw invalid('vcpus', `must be between 1 and ${limits.maxVcpus} (got ${vcpus})`);
+  const replicas = input.replicas ?? 0;
+  if (replicas < 0 || replicas > limits.maxReplicas) throw invalid('replicas', `must be between 0 and ${limits.maxReplicas}`);
+  if (input.name !== undefined && !isDnsLabel(input.name)) {
+    throw invalid('name', `'${input.name}' is not a DNS label (lowercase letters, digits and '-', at most 63)`);
+  }
+  if (input.hostname !== undefined && !isDnsLabel(input.hostname)) {
+    throw invalid('hostname', `'${input.hostname}' is not a DNS label`);
+  }
+  const restartPolicy = input.restartPolicy ?? 'never';
+  const features = [...new Set(input.features ?? [])];
+  if (features.includes('delete-on-stop') && restartPolicy !== 'never') {
+    throw invalid('features', "'delete-on-stop' needs restart_policy 'never'");
+  }
+  if (input.timeoutS !== undefined && input.timeoutS > 0 && input.autostart === false) {
+    throw invalid('timeout_s', 'needs autostart');
+  }
+  if (input.env) {
+    for (const k of Object.keys(input.env)) {
+      if (k === '' || k.includes('=') || k.includes('\0')) throw invalid('env', `bad variable name '${k}'`);
+    }
+  }
+  return { ...input, memoryMb, vcpus, replicas, restartPolicy, features, tags: input.tags ?? [] };
+}
+
+/** Names for `replicas` extra copies: web, web-1, web-2 … */
+export function replicaNames(base: string, replicas: number): string[] {
+  const names = [base];
+  for (let i = 1; i <= replicas; i++) names.push(`${base}-${i}`.slice(0, 63));
+  return names;
+}

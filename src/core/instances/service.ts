@@ -1,0 +1,239 @@
+import { HangarError, invalid } from '../../lib/errors.js';
+import { newUuid, randomName } from '../../lib/ids.js';
+import type { Instance, InstanceState } from '../instance.js';
+import type { ListOptions, InstanceStore, User } from '../ports/store.js';
+import type { ImageStore } from '../ports/images.js';
+import type { LogChunk, LogStore } from '../ports/logs.js';
+import type { NetworkDriver } from '../ports/network.js';
+import type { RuntimeDriver } from '../ports/runtime.js';
+import type { Clock } from '../ports/clock.js';
+import { checkCreate, replicaNames, type CreateInstanceInput, type InstanceLimits } from './input.js';
+import type { Lifecycle } from './lifecycle.js';
+import { applyUpdate, type UpdateOp } from './update.js';
+
+/** A reference to an instance as the API gives it: exactly one of uuid or name. */
+export type InstanceRef = { uuid: string; name?: undefined } | { name: string; uuid?: undefined };
+
+export interface InstanceMetrics {
+  uuid: string;
+  name: string;
+  rssBytes: number;
+  cpuTimeMs: number;
+  bootTimeUs: number;
+  netTimeUs: number;
+  rxBytes: number;
+  rxPackets: number;
+  txBytes: number;
+  txPackets: number;
+}
+
+export interface StateChange {
+  instance: Instance;
+  previousState: InstanceState;
+}
+
+export interface InstanceServiceDeps {
+  store: InstanceStore;
+  images: ImageStore;
+  runtime: RuntimeDriver;
+  network: NetworkDriver;
+  logs: LogStore;
+  clock: Clock;
+  limits: InstanceLimits;
+  lifecycle: Lifecycle;
+}
+
+/**
+ * What users can do with instances. Every call is on behalf of a user, who
+ * sees only their own instances (another user's is reported as not found).
+ */
+export class InstanceService {
+  constructor(private readonly d: InstanceServiceDeps) {}
+
+  find(user: User, ref: InstanceRef): Instance {
+    const inst = ref.uuid !== undefined ? this.d.store.getInstance(ref.uuid) : this.d.store.getInstanceByName(ref.name);
+    if (!inst || inst.owner !== user.uuid) {
+      throw new HangarError('not_found', ref.uuid !== undefined ? `No instance with UUID '${ref.uuid}'` : `No instance with name '${ref.name}'`);
+    }
+    return inst;
+  }
+
+  list(user: User, opts: Omit<ListOptions, 'owner'>): Instance[] {
+    return this.d.store.listInstances({ ...opts, owner: user.uuid });
+  }
+
+  /**
+   * Creates one instance (plus replicas). Nothing is stored until every check
+   * passed; if autostart fails, what was made is removed again.
+   */
+  async create(user: User, input: CreateInstanceInput): Promise<Instance[]> {
+    const req = checkCreate(input, this.d.limits);
+    const image = await this.d.images.resolve(req.image).catch((e: unknown) => {
+      if (e instanceof HangarError && (e.kind === 'not_found' || e.kind === 'invalid_argument')) throw invalid('image', e.message);
+      throw e;
+    });
+    const names = replicaNames(req.name ?? randomName(), req.replicas);
+    const owned = this.d.store.listInstances({ owner: user.uuid, count: 0, order: 'asc' }).length;
+    if (owned + names.length > this.d.limits.maxInstancesPerUser) {
+      throw new HangarError('resource_exhausted', `instance quota of ${this.d.limits.maxInstancesPerUser} reached`);
+    }
+    const now = this.d.clock.now().toISOString();
+    const made: Instance[] = names.map((name) => ({
+      uuid: newUuid(),
+      name,
+      owner: user.uuid,
+      createdAt: now,
+      state: 'stopped',
+      image: req.image,
+      imageDigest: image.digest,
+      ...(req.args ? { args: req.args } : {}),
+      ...(req.env ? { env: req.env } : {}),
+      memoryMb: req.memoryMb,
+      vcpus: req.vcpus,
+      restartPolicy: req.restartPolicy,
+      features: req.features,
+      tags: req.tags,
+      hostname: names.length === 1 && req.hostname ? req.hostname : name,
+      deleteLock: false,
+      startCount: 0,
+      restartCount: 0,
+      uptimeMs: 0,
+    }));
+    for (const inst of made) {
+      if (this.d.store.getInstanceByName(inst.name)) throw new HangarError('already_exists', `name: an instance named '${inst.name}' already exists`, { field: 'name' });
+    }
+    this.d.store.transaction(() => made.forEach((i) => this.d.store.insertInstance(i)));
+    if (req.autostart === false) return made;
+    const L = this.d.lifecycle;
+    const started = await Promise.allSettled(made.map((i) => L.locked(i.uuid, () => L.start(i.uuid))));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(made.map((i) => L.locked(i.uuid, async () => {
+        const cur = this.d.store.getInstance(i.uuid);
+        if (cur) await L.destroy(cur);
+      })));
+      throw failed.reason;
+    }
+    return started.map((r, i) => (r.status === 'fulfilled' ? r.value : made[i]!));
+  }
+
+  /** Blocks until every instance is `running` (or fails), up to timeoutS. */
+  async waitRunning(user: User, instances: Instance[], timeoutS: number): Promise<Instance[]> {
+    return Promise.all(instances.map(async (i) => {
+      const r = await this.wait(user, { uuid: i.uuid }, ['running'], timeoutS < 0 ? -1 : timeoutS * 1000);
+      return r;
+    }));
+  }
+
+  async start(user: User, ref: InstanceRef): Promise<StateChange> {
+    const inst = this.find(user, ref);
+    const L = this.d.lifecycle;
+    return L.locked(inst.uuid, async () => {
+      const cur = this.find(user, { uuid: inst.uuid });
+      if (cur.state === 'template' || cur.state === 'checkpoint') throw new HangarError('failed_precondition', `a ${cur.state} cannot be started`);
+      const after = await L.start(inst.uuid);
+      return { instance: after, previousState: cur.state };
+    });
+  }
+
+  async stop(user: User, ref: InstanceRef, opts: { force: boolean; drainTimeoutMs: number }): Promise<StateChange> {
+    const inst = this.find(user, ref);
+    const L = this.d.lifecycle;
+    return L.locked(inst.uuid, async () => {
+      const cur = this.find(user, { uuid: inst.uuid });
+      const after = await L.stop(inst.uuid, opts);
+      return { instance: after, previousState: cur.state };
+    });
+  }
+
+  async suspend(user: User, ref: InstanceRef): Promise<StateChange> {
+    const inst = this.find(user, ref);
+    const L = this.d.lifecycle;
+    return L.locked(inst.uuid, async () => {
+      const cur = this.find(user, { uuid: inst.uuid });
+      if (cur.state !== 'running' && cur.state !== 'standby') throw new HangarError('failed_precondition', `cannot suspend an instance in state '${cur.state}'`);
+      const after = await L.suspend(inst.uuid);
+      return { instance: after, previousState: cur.state };
+    });
+  }
+
+  async remove(user: User, ref: InstanceRef): Promise<StateChange> {
+    const inst = this.find(user, ref);
+    const L = this.d.lifecycle;
+    return L.locked(inst.uuid, async () => {
+      const cur = this.find(user, { uuid: inst.uuid });
+      if (cur.deleteLock) throw new HangarError('failed_precondition', `instance '${cur.name}' has delete_lock set`);
+      const previousState = await L.destroy(cur);
+      return { instance: { ...cur, state: 'deleted' }, previousState };
+    });
+  }
+
+  async update(user: User, ref: InstanceRef, op: UpdateOp): Promise<Instance> {
+    const inst = this.find(user, ref);
+    const L = this.d.lifecycle;
+    return L.locked(inst.uuid, async () => {
+      const cur = this.find(user, { uuid: inst.uuid });
+      const next = applyUpdate(cur, op, this.d.limits);
+      if (op.prop === 'image') {
+        const img = await this.d.images.resolve(next.image).catch((e: unknown) => {
+          throw invalid('value', e instanceof Error ? e.message : String(e));
+        });
+        next.imageDigest = img.digest;
+      }
+      this.d.store.updateInstance(next);
+      return next;
+    });
+  }
+
+  /**
+   * Waits until the instance is in one of `states`. Resolves with the instance;
+   * throws timeout, or not_found if it was deleted meanwhile.
+   */
+  async wait(user: User, ref: InstanceRef, states: InstanceState[], timeoutMs: number): Promise<Instance> {
+    const inst = this.find(user, ref);
+    const r = await this.d.lifecycle.waiters.waitFor(inst.uuid, inst, (s) => states.includes(s), timeoutMs);
+    if (r === 'timeout') throw new HangarError('timeout', `instance '${inst.name}' did not reach state ${states.join('|')} in time (it is ${this.d.store.getInstance(inst.uuid)?.state ?? 'deleted'})`);
+    if (r === undefined) throw new HangarError('not_found', `instance '${inst.name}' was deleted`);
+    return r;
+  }
+
+  async logs(user: User, ref: InstanceRef, offset: number, limit: number): Promise<{ instance: Instance; chunk: LogChunk }> {
+    const inst = this.find(user, ref);
+    return { instance: inst, chunk: await this.d.logs.read(inst.uuid, offset, limit) };
+  }
+
+  async metrics(user: User, ref: InstanceRef): Promise<InstanceMetrics> {
+    const inst = this.find(user, ref);
+    const live = inst.state === 'running' || inst.state === 'standby' || inst.state === 'draining' || inst.state === 'stopping';
+    const stats = live ? await this.d.runtime.stats(inst.uuid).catch(() => ({ rssBytes: 0, cpuTimeMs: 0 })) : { rssBytes: 0, cpuTimeMs: 0 };
+    const net = inst.network ? await this.d.network.counters(inst.uuid).catch(() => undefined) : undefined;
+    return {
+      uuid: inst.uuid,
+      name: inst.name,
+      rssBytes: stats.rssBytes,
+      cpuTimeMs: stats.cpuTimeMs,
+      bootTimeUs: inst.bootTimeUs ?? 0,
+      netTimeUs: inst.netTimeUs ?? 0,
+      rxBytes: net?.rxBytes ?? 0,
+      rxPackets: net?.rxPackets ?? 0,
+      txBytes: net?.txBytes ?? 0,
+      txPackets: net?.txPackets ?? 0,
+    };
+  }
+
+  uptimeMs(inst: Instance): number {
+    return this.d.lifecycle.uptimeMs(inst);
+  }
+
+  /** Used by quotas: what a user has now. */
+  usage(user: User): { instances: number; liveInstances: number; liveVcpus: number; liveMemoryMb: number } {
+    const all = this.d.store.listInstances({ owner: user.uuid, count: 0, order: 'asc' });
+    const live = all.filter((i) => i.state === 'running' || i.state === 'starting' || i.state === 'standby' || i.state === 'draining' || i.state === 'stopping');
+    return {
+      instances: all.length,
+      liveInstances: live.length,
+      liveVcpus: live.reduce((a, i) => a + i.vcpus, 0),
+      liveMemoryMb: live.reduce((a, i) => a + i.memoryMb, 0),
+    };
+  }
+}

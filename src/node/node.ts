@@ -1,0 +1,91 @@
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { createApi } from '../api/app.js';
+import { serve } from '../api/server.js';
+import { Lifecycle } from '../core/instances/lifecycle.js';
+import { InstanceService } from '../core/instances/service.js';
+import { systemClock } from '../core/ports/clock.js';
+import { LocalImageStore } from '../image/store.js';
+import { createLogger, type Logger } from '../lib/log.js';
+import { CniNetwork } from '../net/driver.js';
+import { RuncDriver } from '../runtime/runc/driver.js';
+import { FileLogStore } from '../store/logs.js';
+import { SqliteStore } from '../store/sqlite.js';
+import { ensureAdmin } from './bootstrap.js';
+import type { NodeConfig } from './config.js';
+import { takePidLock } from './pidlock.js';
+
+export const VERSION = '0.1.0';
+
+export interface RunningNode {
+  url: string;
+  /** The admin token, when the node knows it (first start, or the token file exists). */
+  adminToken: string | undefined;
+  config: NodeConfig;
+  images: LocalImageStore;
+  network: CniNetwork;
+  runtime: RuncDriver;
+  store: SqliteStore;
+  /** Stops serving; instances keep running for the next node process to adopt. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: the only module that knows every implementation.
+ * Start order: state → images → network → runtime → reconcile → API.
+ */
+export async function startNode(config: NodeConfig, logger: Logger = createLogger('hangar')): Promise<RunningNode> {
+  mkdirSync(config.home, { recursive: true, mode: 0o700 });
+  const releaseLock = takePidLock(config.home);
+  const store = new SqliteStore(join(config.home, 'state.db'));
+  const { token } = ensureAdmin(store, config.home);
+  const images = new LocalImageStore({ root: join(config.home, 'images'), logger });
+  await images.init();
+  const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
+  await network.init();
+  const runtime = new RuncDriver({ stateDir: join(config.home, 'run'), shimPath: join(config.binDir, 'hangar-shim'), logger });
+  const logs = new FileLogStore(join(config.home, 'logs'));
+  const lifecycle = new Lifecycle({ store, runtime, network, images, logs, clock: systemClock, logger, stopGraceMs: config.stopGraceMs });
+  const instances = new InstanceService({ store, images, runtime, network, logs, clock: systemClock, limits: config.limits, lifecycle });
+
+  const rec = await lifecycle.reconcile(store.allInstances());
+  logger.info(rec, 'reconciled instances with the host');
+  if (config.network.prewarm > 0) void network.prewarm(config.network.prewarm).catch((e: unknown) => logger.warn({ err: String(e) }, 'network prewarm failed'));
+
+  const baseUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION }, logger);
+  let server: Server;
+  try {
+    server = await serve(app, config.host, config.port);
+  } catch (e) {
+    lifecycle.close();
+    await network.close();
+    store.close();
+    releaseLock();
+    throw e;
+  }
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info({ url, home: config.home }, 'hangar node ready');
+
+  return {
+    url,
+    adminToken: token,
+    config,
+    images,
+    network,
+    runtime,
+    store,
+    async stop() {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await closed;
+      lifecycle.close();
+      await network.close();
+      store.close();
+      releaseLock();
+    },
+  };
+}

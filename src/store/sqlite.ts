@@ -1,0 +1,160 @@
+import Database from 'better-sqlite3';
+import { HangarError } from '../lib/errors.js';
+import type { Instance } from '../core/instance.js';
+import type { ListOptions, Store, User } from '../core/ports/store.js';
+
+/**
+ * The default Store: one SQLite file in WAL mode. Instances are kept as JSON
+ * documents with the columns we filter and page on pulled out beside them, so
+ * adding a field to Instance needs no migration.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS users (
+  uuid TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  admin INTEGER NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+  hash TEXT PRIMARY KEY,
+  user_uuid TEXT NOT NULL REFERENCES users(uuid) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS instances (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  uuid TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL UNIQUE,
+  owner TEXT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instances_owner ON instances(owner, seq);
+`;
+
+interface UserRow {
+  uuid: string;
+  name: string;
+  admin: number;
+  created_at: string;
+}
+
+const toUser = (r: UserRow): User => ({ uuid: r.uuid, name: r.name, admin: r.admin === 1, createdAt: r.created_at });
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // WAL + NORMAL survives a killed process (only an OS crash could lose the last commit).
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.stmts = {
+      insertUser: db.prepare('INSERT INTO users (uuid, name, admin, created_at) VALUES (?, ?, ?, ?)'),
+      insertToken: db.prepare('INSERT INTO tokens (hash, user_uuid) VALUES (?, ?)'),
+      userByToken: db.prepare('SELECT u.* FROM tokens t JOIN users u ON u.uuid = t.user_uuid WHERE t.hash = ?'),
+      getUser: db.prepare('SELECT * FROM users WHERE uuid = ?'),
+      getUserByName: db.prepare('SELECT * FROM users WHERE name = ?'),
+      listUsers: db.prepare('SELECT * FROM users ORDER BY created_at'),
+      insertInstance: db.prepare('INSERT INTO instances (uuid, name, owner, doc) VALUES (?, ?, ?, ?)'),
+      updateInstance: db.prepare('UPDATE instances SET name = ?, doc = ? WHERE uuid = ?'),
+      deleteInstance: db.prepare('DELETE FROM instances WHERE uuid = ?'),
+      getInstance: db.prepare('SELECT doc FROM instances WHERE uuid = ?'),
+      getInstanceByName: db.prepare('SELECT doc FROM instances WHERE name = ?'),
+      seqOf: db.prepare('SELECT seq FROM instances WHERE uuid = ? AND owner = ?'),
+      all: db.prepare('SELECT doc FROM instances ORDER BY seq'),
+    };
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  createUser(user: User, tokenHash: string): void {
+    this.transaction(() => {
+      this.stmts.insertUser.run(user.uuid, user.name, user.admin ? 1 : 0, user.createdAt);
+      this.stmts.insertToken.run(tokenHash, user.uuid);
+    });
+  }
+
+  userByTokenHash(tokenHash: string): User | undefined {
+    const r = this.stmts.userByToken.get(tokenHash) as UserRow | undefined;
+    return r && toUser(r);
+  }
+
+  getUser(uuid: string): User | undefined {
+    const r = this.stmts.getUser.get(uuid) as UserRow | undefined;
+    return r && toUser(r);
+  }
+
+  getUserByName(name: string): User | undefined {
+    const r = this.stmts.getUserByName.get(name) as UserRow | undefined;
+    return r && toUser(r);
+  }
+
+  listUsers(): User[] {
+    return (this.stmts.listUsers.all() as UserRow[]).map(toUser);
+  }
+
+  insertInstance(inst: Instance): void {
+    try {
+      this.stmts.insertInstance.run(inst.uuid, inst.name, inst.owner, JSON.stringify(inst));
+    } catch (e) {
+      if (e instanceof Error && /UNIQUE/.test(e.message)) {
+        throw new HangarError('already_exists', `name: an instance named '${inst.name}' already exists`, { field: 'name' });
+      }
+      throw e;
+    }
+  }
+
+  updateInstance(inst: Instance): void {
+    const r = this.stmts.updateInstance.run(inst.name, JSON.stringify(inst), inst.uuid);
+    if (r.changes === 0) throw new HangarError('not_found', `instance ${inst.uuid} is gone`);
+  }
+
+  deleteInstance(uuid: string): void {
+    this.stmts.deleteInstance.run(uuid);
+  }
+
+  getInstance(uuid: string): Instance | undefined {
+    const r = this.stmts.getInstance.get(uuid) as { doc: string } | undefined;
+    return r && (JSON.parse(r.doc) as Instance);
+  }
+
+  getInstanceByName(name: string): Instance | undefined {
+    const r = this.stmts.getInstanceByName.get(name) as { doc: string } | undefined;
+    return r && (JSON.parse(r.doc) as Instance);
+  }
+
+  listInstances(o: ListOptions): Instance[] {
+    const where = ['owner = ?'];
+    const params: (string | number)[] = [o.owner];
+    if (o.after !== undefined) {
+      const row = this.stmts.seqOf.get(o.after, o.owner) as { seq: number } | undefined;
+      // An unknown cursor yields an empty page rather than restarting from the top.
+      if (!row) return [];
+      where.push(o.order === 'asc' ? 'seq > ?' : 'seq < ?');
+      params.push(row.seq);
+    }
+    for (const tag of o.tags ?? []) {
+      where.push('EXISTS (SELECT 1 FROM json_each(doc, \'$.tags\') WHERE value = ?)');
+      params.push(tag);
+    }
+    let sql = `SELECT doc FROM instances WHERE ${where.join(' AND ')} ORDER BY seq ${o.order === 'asc' ? 'ASC' : 'DESC'}`;
+    if (o.count > 0) {
+      sql += ' LIMIT ?';
+      params.push(o.count);
+    }
+    return (this.db.prepare(sql).all(...params) as { doc: string }[]).map((r) => JSON.parse(r.doc) as Instance);
+  }
+
+  allInstances(): Instance[] {
+    return (this.stmts.all.all() as { doc: string }[]).map((r) => JSON.parse(r.doc) as Instance);
+  }
+}

@@ -1,0 +1,94 @@
+import { createApi } from '../../../src/api/app.js';
+import { hashToken } from '../../../src/api/auth.js';
+import { DEFAULT_LIMITS } from '../../../src/core/instances/input.js';
+import { Lifecycle } from '../../../src/core/instances/lifecycle.js';
+import { InstanceService } from '../../../src/core/instances/service.js';
+import { systemClock } from '../../../src/core/ports/clock.js';
+import type { ImageStore, ResolvedImage } from '../../../src/core/ports/images.js';
+import type { NetworkDriver } from '../../../src/core/ports/network.js';
+import type { RuntimeDriver } from '../../../src/core/ports/runtime.js';
+import { HangarError } from '../../../src/lib/errors.js';
+import { silentLogger } from '../../../src/lib/log.js';
+import { FileLogStore } from '../../../src/store/logs.js';
+import { SqliteStore } from '../../../src/store/sqlite.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * The API over a real (in-memory) SQLite store, for tests of parsing,
+ * validation, envelopes, paging and ownership. Nothing here starts a sandbox:
+ * the runtime and network refuse to (integration tests cover those), and the
+ * only image is `hello:latest`.
+ */
+const refuse = (what: string) => (): never => {
+  throw new Error(`unit test reached the ${what}`);
+};
+
+const images: ImageStore = {
+  async resolve(ref: string): Promise<ResolvedImage> {
+    if (ref === 'hello' || ref === 'hello:latest') {
+      return { ref: 'hello:latest', digest: 'sha256:' + '0'.repeat(64), rootfs: '/nonexistent', sizeBytes: 1, config: { entrypoint: ['/hello'], cmd: [], env: [], workingDir: '/', user: '' } };
+    }
+    throw new HangarError('not_found', `image '${ref}' not found on this node`);
+  },
+  list: async () => [],
+};
+
+const runtime: RuntimeDriver = {
+  name: 'none',
+  capabilities: { pause: true, snapshot: false },
+  start: refuse('runtime'),
+  waitExit: refuse('runtime'),
+  kill: refuse('runtime'),
+  pause: refuse('runtime'),
+  resume: refuse('runtime'),
+  remove: async () => undefined, // deleting a never-started instance asks to remove nothing
+  inspect: async () => undefined,
+  list: async () => [],
+  stats: refuse('runtime'),
+  listening: refuse('runtime'),
+};
+
+const network: NetworkDriver = {
+  attach: refuse('network'),
+  detach: async () => undefined,
+  list: async () => [],
+  counters: refuse('network'),
+  setName: () => undefined,
+  removeName: () => undefined,
+};
+
+export function apiHarness() {
+  const store = new SqliteStore(':memory:');
+  const logs = new FileLogStore(mkdtempSync(join(tmpdir(), 'hangar-unit-logs-')));
+  const lifecycle = new Lifecycle({ store, runtime, network, images, logs, clock: systemClock, logger: silentLogger, stopGraceMs: 100 });
+  const instances = new InstanceService({ store, images, runtime, network, logs, clock: systemClock, limits: DEFAULT_LIMITS, lifecycle });
+  const app = createApi({ instances, users: store, limits: DEFAULT_LIMITS, baseUrl: 'http://127.0.0.1:0', version: 'test' }, silentLogger);
+  const addUser = (name: string, admin = false): string => {
+    const token = `tok-${name}`;
+    store.createUser({ uuid: crypto.randomUUID(), name, admin, createdAt: new Date().toISOString() }, hashToken(token));
+    return token;
+  };
+  const adminToken = addUser('admin', true);
+  const call = async (method: string, path: string, opts: { body?: unknown; rawBody?: string; token?: string; auth?: string } = {}) => {
+    const headers: Record<string, string> = {};
+    const auth = opts.auth ?? `Bearer ${opts.token ?? adminToken}`;
+    if (auth !== '') headers['authorization'] = auth;
+    let body: string | undefined;
+    if (opts.rawBody !== undefined) body = opts.rawBody;
+    else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await app.request(path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    return { status: res.status, json: (await res.json()) as Envelope };
+  };
+  return { app, store, call, addUser, adminToken, close: () => store.close() };
+}
+
+export interface Envelope {
+  status: string;
+  message?: string;
+  data?: Record<string, Array<Record<string, unknown>>>;
+  errors?: Array<{ status: number; message?: string }>;
+  op_time_us: number;
+}
