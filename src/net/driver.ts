@@ -1,0 +1,380 @@
+/**
+ * CniNetwork: the NetworkDriver built on named netns + the CNI bridge plugin,
+ * an internal DNS server on the bridge gateway and iptables isolation.
+ *
+ * Optional prewarm pool: `prewarm(n)` keeps n ready netns (eth0 on the bridge,
+ * IP leased, lo up, sysctls set) so that `attach` only writes two small files.
+ * A pooled netns keeps its `<prefix>-pool-<hex>` name; the id → netns mapping
+ * always comes from the attachment record, never from the name.
+ */
+import { access, mkdir, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { NetworkAttachment, NetworkCounters, NetworkDriver } from '../core/ports/network.js';
+import { HangarError, asHangarError, notFound } from '../lib/errors.js';
+import { silentLogger, type Logger } from '../lib/log.js';
+import { deleteBridge, ensureBridge } from './bridge.js';
+import { cniAdd, cniDel } from './cni.js';
+import {
+  POOL_SUFFIX_RE,
+  checkHostname,
+  checkId,
+  hostsText,
+  netnsNameForId,
+  ownNetnsSuffix,
+  poolNetnsName,
+  resolveConfig,
+  resolvConfText,
+  type CniNetworkOptions,
+  type NetConfig,
+} from './config.js';
+import { DnsRegistry, DnsServer } from './dns.js';
+import { installFirewall, removeFirewall } from './firewall.js';
+import { releaseLeases } from './ipam.js';
+import { KeyedMutex } from './mutex.js';
+import { netnsAdd, netnsDel, netnsExists, netnsList, netnsPath, setupInside } from './netns.js';
+import { RecordDir, writeTextAtomic, type AttachmentRecord, type NetSandbox, type PoolRecord } from './state.js';
+
+export type { CniNetworkOptions } from './config.js';
+
+/** Owner marker for netns names held by the prewarm pool. */
+const POOL_OWNER = '\0pool';
+
+export class CniNetwork implements NetworkDriver {
+  readonly config: NetConfig;
+  private readonly log: Logger;
+  private readonly registry = new DnsRegistry();
+  private readonly dnsServer: DnsServer;
+  private readonly records: RecordDir<AttachmentRecord>;
+  private readonly poolRecords: RecordDir<PoolRecord>;
+  private readonly locks = new KeyedMutex();
+  /** netns name → owning id (or POOL_OWNER), for every netns this driver made or is making. */
+  private readonly owners = new Map<string, string>();
+  private loading: Promise<void> | undefined;
+  private initialized = false;
+  /** Ready, unclaimed pool entries. */
+  private pool: NetSandbox[] = [];
+  private poolTarget = 0;
+  private poolCreating = 0;
+  private filling: Promise<void> | undefined;
+  private stopping = false;
+
+  constructor(opts: CniNetworkOptions) {
+    this.config = resolveConfig(opts);
+    this.log = (opts.logger ?? silentLogger).child({ component: 'net', bridge: this.config.bridge });
+    this.dnsServer = new DnsServer(this.registry, this.log);
+    this.records = new RecordDir(this.config.attachmentsDir);
+    this.poolRecords = new RecordDir(this.config.poolDir);
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------
+
+  /** Creates state dirs, the bridge (with the gateway IP), the firewall rules and starts DNS. Idempotent. */
+  async init(): Promise<void> {
+    const cfg = this.config;
+    this.stopping = false;
+    await Promise.all([this.records.ensure(), this.poolRecords.ensure(), mkdir(cfg.hostsDir, { recursive: true }), mkdir(cfg.ipamDir, { recursive: true })]);
+    const resolv = resolvConfText(cfg);
+    if ((await readFile(cfg.resolvConf, 'utf8').catch(() => '')) !== resolv) await writeTextAtomic(cfg.resolvConf, resolv);
+    await ensureBridge(cfg);
+    await installFirewall(cfg);
+    await this.dnsServer.start(cfg.gateway, 53);
+    await this.load();
+    await this.adoptPool();
+    this.initialized = true;
+    this.log.info({ subnet: cfg.subnet, gateway: cfg.gateway }, 'network ready');
+  }
+
+  /** Stops the DNS server and pool refills. Attachments and pool entries stay (they survive restarts). */
+  async close(): Promise<void> {
+    this.stopping = true;
+    this.initialized = false;
+    await this.filling?.catch(() => undefined);
+    await this.dnsServer.stop();
+  }
+
+  /** Removes everything this driver made: netns, veths, leases, iptables rules, the bridge and stateDir. */
+  async destroy(): Promise<void> {
+    await this.close();
+    await this.load();
+    const cfg = this.config;
+    // Best effort: every step runs even if an earlier one failed; the first error is rethrown.
+    let first: unknown;
+    const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
+      try {
+        await fn();
+      } catch (e) {
+        this.log.warn({ err: e }, `destroy: ${what} failed`);
+        first ??= e;
+      }
+    };
+    const names = new Set<string>(this.owners.keys());
+    for (const n of await netnsList()) if (ownNetnsSuffix(cfg, n) !== undefined) names.add(n);
+    for (const n of names) await step(`removing netns ${n}`, () => this.teardown(n));
+    this.owners.clear();
+    this.pool = [];
+    this.poolTarget = 0;
+    await step('removing iptables rules', () => removeFirewall(cfg));
+    await step('deleting the bridge', () => deleteBridge(cfg));
+    if (first === undefined) await step('removing state', () => rm(cfg.stateDir, { recursive: true, force: true }));
+    this.loading = undefined;
+    if (first !== undefined) throw asHangarError(first, 'unavailable');
+  }
+
+  /**
+   * Keeps `n` ready attachments in a pool (0 disables it); resolves once the pool
+   * is full, rejects if making an entry fails. Taken entries are refilled in the background.
+   */
+  async prewarm(n: number): Promise<void> {
+    if (!Number.isInteger(n) || n < 0 || n > 256) throw new HangarError('invalid_argument', 'prewarm: n must be 0..256', { field: 'n' });
+    this.requireInit();
+    this.poolTarget = n;
+    await this.refill();
+  }
+
+  /** Ready pool entries right now (for tests and metrics). */
+  get poolSize(): number {
+    return this.pool.length;
+  }
+
+  // ---- NetworkDriver ---------------------------------------------------------------------
+
+  async attach(id: string, hostname: string): Promise<NetworkAttachment> {
+    checkId(id);
+    checkHostname(hostname);
+    this.requireInit();
+    return this.locks.run(id, async () => {
+      const existing = await this.records.read(id);
+      if (existing?.status === 'ready' && existing.sandbox && (await netnsExists(existing.netnsName))) {
+        if (existing.hostname !== hostname) {
+          await this.writeHosts(id, existing.sandbox.ip, hostname);
+          await this.records.write(id, { ...existing, hostname });
+        }
+        return this.attachment(id, existing.sandbox);
+      }
+      if (existing) await this.release(id, existing.netnsName);
+
+      const pooled = this.pool.shift();
+      if (pooled) {
+        try {
+          this.owners.set(pooled.netnsName, id);
+          await this.writeHosts(id, pooled.ip, hostname);
+          await this.records.write(id, { version: 1, id, status: 'ready', netnsName: pooled.netnsName, hostname, sandbox: pooled });
+          await this.poolRecords.remove(pooled.netnsName);
+        } catch (e) {
+          await this.release(id, pooled.netnsName).catch(() => undefined);
+          throw new HangarError('internal', `attaching ${id} from the pool failed: ${(e as Error).message}`, { cause: e });
+        }
+        void this.refill().catch((e: unknown) => this.log.warn({ err: e }, 'refilling the netns pool failed'));
+        return this.attachment(id, pooled);
+      }
+
+      let name = netnsNameForId(this.config, id);
+      const owner = this.owners.get(name);
+      if (owner !== undefined && owner !== id) name = `${this.config.netnsPrefix}-x${randomBytes(6).toString('hex').slice(0, 11)}`;
+      this.owners.set(name, id);
+      try {
+        await this.records.write(id, { version: 1, id, status: 'pending', netnsName: name, hostname });
+        const sandbox = await this.createSandbox(name);
+        await this.writeHosts(id, sandbox.ip, hostname);
+        await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, sandbox });
+        return this.attachment(id, sandbox);
+      } catch (e) {
+        await this.release(id, name).catch((err: unknown) => this.log.warn({ err, id }, 'cleanup after a failed attach failed'));
+        throw asHangarError(e, 'unavailable');
+      }
+    });
+  }
+
+  async detach(id: string): Promise<void> {
+    checkId(id);
+    await this.load();
+    return this.locks.run(id, async () => {
+      const rec = await this.records.read(id);
+      if (rec) {
+        await this.release(id, rec.netnsName);
+        return;
+      }
+      // No record: maybe an orphan netns named after the id (its record was lost).
+      const name = netnsNameForId(this.config, id);
+      if (!this.owners.has(name) && (await netnsExists(name))) await this.teardown(name);
+      await rm(this.hostsFile(id), { force: true });
+    });
+  }
+
+  async list(): Promise<string[]> {
+    await this.load();
+    const ids = new Set(await this.records.keys());
+    for (const n of await netnsList()) {
+      const suffix = ownNetnsSuffix(this.config, n);
+      if (suffix !== undefined && !this.owners.has(n)) ids.add(suffix);
+    }
+    return [...ids];
+  }
+
+  async counters(id: string): Promise<NetworkCounters> {
+    checkId(id);
+    const rec = await this.records.read(id);
+    if (!rec?.sandbox) throw notFound(`no network attachment for ${id}`);
+    const dir = `/sys/class/net/${rec.sandbox.hostVeth}/statistics`;
+    const read = async (f: string): Promise<number> => Number((await readFile(path.join(dir, f), 'utf8')).trim());
+    try {
+      // The host end sees the instance's traffic mirrored: host rx = instance tx.
+      const [rxB, rxP, txB, txP] = await Promise.all([read('tx_bytes'), read('tx_packets'), read('rx_bytes'), read('rx_packets')]);
+      return { rxBytes: rxB, rxPackets: rxP, txBytes: txB, txPackets: txP };
+    } catch (e) {
+      throw new HangarError('not_found', `interface ${rec.sandbox.hostVeth} of ${id} is gone`, { cause: e });
+    }
+  }
+
+  setName(name: string, ip: string): void {
+    this.registry.set(name, ip);
+  }
+
+  removeName(name: string): void {
+    this.registry.remove(name);
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private requireInit(): void {
+    if (!this.initialized) throw new HangarError('failed_precondition', 'network driver is not initialized (call init())');
+  }
+
+  private hostsFile(id: string): string {
+    return path.join(this.config.hostsDir, id);
+  }
+
+  private attachment(id: string, sb: NetSandbox): NetworkAttachment {
+    return {
+      id,
+      netnsPath: netnsPath(sb.netnsName),
+      ip: sb.ip,
+      prefixLength: sb.prefixLength,
+      gateway: sb.gateway,
+      mac: sb.mac,
+      resolvConf: this.config.resolvConf,
+      hosts: this.hostsFile(id),
+    };
+  }
+
+  private async writeHosts(id: string, ip: string, hostname: string): Promise<void> {
+    await writeTextAtomic(this.hostsFile(id), hostsText(ip, hostname));
+  }
+
+  /** Reads the records once, to know which netns names are taken. */
+  private load(): Promise<void> {
+    this.loading ??= (async () => {
+      for (const id of await this.records.keys()) {
+        const rec = await this.records.read(id);
+        if (rec?.netnsName) this.owners.set(rec.netnsName, id);
+      }
+      for (const name of await this.poolRecords.keys()) {
+        if (!this.owners.has(name)) this.owners.set(name, POOL_OWNER);
+      }
+    })();
+    return this.loading;
+  }
+
+  /** netns + CNI ADD + lo/sysctl; on failure everything made is undone. */
+  private async createSandbox(name: string): Promise<NetSandbox> {
+    const nsPath = netnsPath(name);
+    try {
+      if (await netnsExists(name)) await this.teardown(name); // a leftover of ours (prefix-owned)
+      await netnsAdd(name);
+      const [add, inside] = await Promise.allSettled([cniAdd(this.config, name, nsPath), setupInside(name)]);
+      if (add.status === 'rejected') throw add.reason;
+      if (inside.status === 'rejected') throw inside.reason;
+      return { netnsName: name, ...add.value };
+    } catch (e) {
+      await this.teardown(name).catch((err: unknown) => this.log.warn({ err, netns: name }, 'cleanup of a half-made netns failed'));
+      throw e;
+    }
+  }
+
+  /** CNI DEL (lease + veth) then netns del; tolerant of anything already gone. */
+  private async teardown(name: string): Promise<void> {
+    try {
+      await cniDel(this.config, name, netnsPath(name));
+    } catch (e) {
+      this.log.debug({ err: e, netns: name }, 'CNI DEL failed; releasing the lease directly');
+      await releaseLeases(this.config, name);
+    }
+    await netnsDel(name);
+  }
+
+  /** Tears down the netns of an attachment and forgets it. */
+  private async release(id: string, name: string): Promise<void> {
+    await this.teardown(name);
+    await Promise.all([this.records.remove(id), rm(this.hostsFile(id), { force: true })]);
+    if (this.owners.get(name) === id) this.owners.delete(name);
+  }
+
+  /** At init: keep valid pool entries from a previous run, tear down broken or stray ones. */
+  private async adoptPool(): Promise<void> {
+    const cfg = this.config;
+    this.pool = [];
+    for (const name of await this.poolRecords.keys()) {
+      const rec = await this.poolRecords.read(name);
+      const owner = this.owners.get(name);
+      if (owner !== undefined && owner !== POOL_OWNER) {
+        await this.poolRecords.remove(name); // handed out just before a crash
+        continue;
+      }
+      if (rec?.status === 'ready' && rec.sandbox && (await netnsExists(name)) && (await pathExists(`/sys/class/net/${cfg.bridge}/brif/${rec.sandbox.hostVeth}`))) {
+        this.pool.push(rec.sandbox);
+        continue;
+      }
+      await this.teardown(name).catch((e: unknown) => this.log.warn({ err: e, netns: name }, 'removing a broken pool entry failed'));
+      await this.poolRecords.remove(name);
+      this.owners.delete(name);
+    }
+    for (const n of await netnsList()) {
+      const suffix = ownNetnsSuffix(cfg, n);
+      if (suffix && POOL_SUFFIX_RE.test(suffix) && !this.owners.has(n)) {
+        await this.teardown(n).catch((e: unknown) => this.log.warn({ err: e, netns: n }, 'removing a stray pool netns failed'));
+      }
+    }
+  }
+
+  private refill(): Promise<void> {
+    if (this.filling) return this.filling;
+    if (this.stopping || this.pool.length + this.poolCreating >= this.poolTarget) return Promise.resolve();
+    this.filling = this.fillLoop();
+    return this.filling;
+  }
+
+  private async fillLoop(): Promise<void> {
+    try {
+      while (!this.stopping && this.pool.length + this.poolCreating < this.poolTarget) {
+        const name = poolNetnsName(this.config, randomBytes(4).toString('hex').slice(0, 7));
+        if (this.owners.has(name)) continue;
+        this.owners.set(name, POOL_OWNER);
+        this.poolCreating++;
+        try {
+          await this.poolRecords.write(name, { version: 1, status: 'pending', netnsName: name });
+          const sandbox = await this.createSandbox(name);
+          await this.poolRecords.write(name, { version: 1, status: 'ready', netnsName: name, sandbox });
+          this.pool.push(sandbox);
+        } catch (e) {
+          this.owners.delete(name);
+          await this.poolRecords.remove(name).catch(() => undefined);
+          throw asHangarError(e, 'unavailable');
+        } finally {
+          this.poolCreating--;
+        }
+      }
+    } finally {
+      this.filling = undefined;
+    }
+  }
+}
+
+async function pathExists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
