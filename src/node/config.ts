@@ -29,7 +29,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     binDir: env['HANGAR_BIN_DIR'] ?? join(repoRoot(), 'build', 'bin'),
     network: {
       bridge: env['HANGAR_BRIDGE'] ?? 'hangar0',
-      subnet: env['HANGAR_SUBNET'] ?? '10.88.0.0/16',
+      subnet: env['HANGAR_SUBNET'] ?? '10.77.0.0/16',
       netnsPrefix: env['HANGAR_NETNS_PREFIX'] ?? 'hangar',
       prewarm: Number(env['HANGAR_NET_PREWARM'] ?? 4),
     },

@@ -15,6 +15,7 @@ import { SqliteStore } from '../store/sqlite.js';
 import { ensureAdmin } from './bootstrap.js';
 import type { NodeConfig } from './config.js';
 import { takePidLock } from './pidlock.js';
+import { ensureTraversable } from './traverse.js';
 
 export const VERSION = '0.1.0';
 
@@ -36,7 +37,8 @@ export interface RunningNode {
  * Start order: state → images → network → runtime → reconcile → API.
  */
 export async function startNode(config: NodeConfig, logger: Logger = createLogger('hangar')): Promise<RunningNode> {
-  mkdirSync(config.home, { recursive: true, mode: 0o700 });
+  mkdirSync(config.home, { recursive: true, mode: 0o711 });
+  ensureTraversable(config.home, logger);
   const releaseLock = takePidLock(config.home);
   const store = new SqliteStore(join(config.home, 'state.db'));
   const { token } = ensureAdmin(store, config.home);

@@ -1,0 +1,49 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exec } from '../../src/lib/exec.js';
+
+export interface LeakScope {
+  home: string;
+  netnsPrefix: string;
+  bridge: string;
+}
+
+/**
+ * Everything a node may leave on the host, checked after a test tore its node
+ * down: runc containers, shim/runc processes, netns, veths, mounts, cgroups.
+ * Returns one line per leak (empty = clean).
+ */
+export async function findLeaks(s: LeakScope): Promise<string[]> {
+  const leaks: string[] = [];
+  const runcRoot = join(s.home, 'run', 'runc');
+  if (existsSync(runcRoot)) {
+    const r = await exec('runc', ['--root', runcRoot, 'list', '-q'], { allowFailure: true });
+    for (const id of r.stdout.split('\n').filter(Boolean)) leaks.push(`runc container ${id}`);
+  }
+  const ns = await exec('ip', ['netns', 'list'], { allowFailure: true });
+  for (const line of ns.stdout.split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    if (name.startsWith(s.netnsPrefix)) leaks.push(`netns ${name}`);
+  }
+  const links = await exec('ip', ['-o', 'link', 'show', 'master', s.bridge], { allowFailure: true });
+  for (const line of links.stdout.split('\n').filter(Boolean)) leaks.push(`link on ${s.bridge}: ${line.split(':')[1]?.trim() ?? line}`);
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(s.home) && Number(pid) !== process.pid && !cmd.includes('--test')) leaks.push(`process ${pid}: ${cmd.slice(0, 120)}`);
+    } catch {
+      // exited while we looked
+    }
+  }
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    if (line.includes(s.home)) leaks.push(`mount ${line.split(' ')[4] ?? line}`);
+  }
+  for (const ctrl of ['memory', 'pids', 'cpu', 'freezer']) {
+    const dir = `/sys/fs/cgroup/${ctrl}/hangar`;
+    if (!existsSync(dir)) continue;
+    for (const d of readdirSync(dir, { withFileTypes: true })) {
+      if (d.isDirectory()) leaks.push(`cgroup ${ctrl}/hangar/${d.name}`);
+    }
+  }
+  return leaks;
+}
