@@ -1,0 +1,169 @@
+/**
+ * Builds the OCI runtime config (config.json) runc runs a sandbox from.
+ *
+ * By default the app runs under a minimal init (hangar-shim --init) as pid 1:
+ * an app that is itself pid 1 ignores SIGTERM unless it installs a handler.
+ *
+ * Isolation: pid, mount, ipc, uts, user, network (and cgroup when the kernel
+ * has it) namespaces; ids 0..SANDBOX_ID_COUNT-1 inside map to SANDBOX_ID_BASE..
+ * outside; the shared rootfs is mounted read-only and only tmpfs, proc, sysfs,
+ * devpts, mqueue and read-only file binds are mounted over it; a small
+ * capability set, no_new_privs and a seccomp denylist.
+ */
+import type { SandboxSpec } from '../../core/ports/runtime.js';
+import { SANDBOX_ID_BASE, SANDBOX_ID_COUNT } from '../../lib/idmap.js';
+import { seccompProfile } from './seccomp.js';
+
+export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Directories every rootfs must already contain: runc would otherwise create them in the shared tree. */
+export const REQUIRED_MOUNTPOINTS = ['/proc', '/dev', '/sys', '/tmp', '/run'] as const;
+
+const CAPABILITIES = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+];
+
+const MASKED_PATHS = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export const CPU_PERIOD_US = 100_000;
+export const NOFILE_LIMIT = 65_536;
+const SHM_MAX_BYTES = 64 * 1024 * 1024;
+
+export interface RuncConfigOptions {
+  /** Absolute cgroup path, e.g. /hangar/<id>. */
+  cgroupsPath: string;
+  /** Give the sandbox its own cgroup namespace (kernel support). */
+  cgroupNamespace: boolean;
+  /**
+   * RLIMIT_NOFILE of the app. runc sets it from inside the user namespace, so it
+   * can't exceed the hard limit runc inherits (see nofileLimit()).
+   */
+  nofile: number;
+  /**
+   * Host path of the hangar-shim binary to run as the sandbox's pid 1 (see
+   * native/hangar-shim.c, init mode); absent: the app itself is pid 1.
+   */
+  initPath?: string;
+}
+
+/** Where the init is bind-mounted: a file on the sandbox's own /dev tmpfs, so the rootfs needs no mountpoint. */
+export const INIT_IN_SANDBOX = '/dev/.hangar-init';
+
+type Mount = { destination: string; type: string; source: string; options?: string[] };
+
+function mounts(spec: SandboxSpec, initPath: string | undefined): Mount[] {
+  const mem = Math.max(1024 * 1024, Math.floor(spec.limits.memoryBytes));
+  const m: Mount[] = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
+    },
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.min(mem, SHM_MAX_BYTES)}`],
+    },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+  ];
+  if (initPath !== undefined) {
+    m.push({ destination: INIT_IN_SANDBOX, type: 'none', source: initPath, options: ['bind', 'ro', 'nosuid', 'nodev'] });
+  }
+  if (spec.netnsPath) {
+    // sysfs may only be mounted by the owner of the network namespace; a joined
+    // netns belongs to the host, so bind the host's /sys read-only instead.
+    m.push({ destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+  } else {
+    m.push({ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] });
+  }
+  m.push(
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+    { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', `size=${mem}`] },
+    { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755', `size=${mem}`] },
+  );
+  for (const [dest, source] of Object.entries(spec.files ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    m.push({ destination: dest, type: 'none', source, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
+  }
+  return m;
+}
+
+function env(spec: SandboxSpec): string[] {
+  const e = [...spec.process.env];
+  if (!e.some((v) => v.startsWith('PATH='))) e.unshift(DEFAULT_PATH);
+  return e;
+}
+
+export function buildRuncConfig(spec: SandboxSpec, opts: RuncConfigOptions): Record<string, unknown> {
+  const { limits } = spec;
+  const namespaces: Array<{ type: string; path?: string }> = [
+    { type: 'pid' },
+    { type: 'ipc' },
+    { type: 'uts' },
+    { type: 'mount' },
+    { type: 'user' },
+    spec.netnsPath ? { type: 'network', path: spec.netnsPath } : { type: 'network' },
+  ];
+  if (opts.cgroupNamespace) namespaces.push({ type: 'cgroup' });
+  const memory = Math.floor(limits.memoryBytes);
+  const resources: Record<string, unknown> = {
+    devices: [{ allow: false, access: 'rwm' }],
+    memory: { limit: memory, swap: memory },
+    pids: { limit: Math.max(1, Math.floor(limits.pids)) },
+  };
+  if (limits.cpus > 0) {
+    resources['cpu'] = { quota: Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US)), period: CPU_PERIOD_US };
+  }
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: spec.process.uid, gid: spec.process.gid },
+      args: opts.initPath === undefined ? spec.process.args : [INIT_IN_SANDBOX, '--init', ...spec.process.args],
+      env: env(spec),
+      cwd: spec.process.cwd || '/',
+      capabilities: { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: opts.nofile, soft: opts.nofile }],
+      noNewPrivileges: true,
+    },
+    root: { path: spec.rootfs, readonly: true },
+    hostname: spec.hostname,
+    mounts: mounts(spec, opts.initPath),
+    linux: {
+      uidMappings: [{ containerID: 0, hostID: SANDBOX_ID_BASE, size: SANDBOX_ID_COUNT }],
+      gidMappings: [{ containerID: 0, hostID: SANDBOX_ID_BASE, size: SANDBOX_ID_COUNT }],
+      namespaces,
+      cgroupsPath: opts.cgroupsPath,
+      resources,
+      seccomp: seccompProfile(),
+      maskedPaths: MASKED_PATHS,
+      readonlyPaths: READONLY_PATHS,
+    },
+  };
+}
