@@ -12,6 +12,8 @@ export interface NodeConfig {
   /** Folder with hangar's own binaries (hangar-shim). */
   binDir: string;
   network: { bridge: string; subnet: string; netnsPrefix: string; prewarm: number };
+  /** cgroup (v1 hierarchy path) under which every sandbox's cgroup is made. */
+  cgroupParent: string;
   limits: InstanceLimits;
   stopGraceMs: number;
 }
@@ -38,6 +40,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
       ...(env['HANGAR_MAX_MEMORY_MB'] ? { maxMemoryMb: Number(env['HANGAR_MAX_MEMORY_MB']) } : {}),
     },
     stopGraceMs: Number(env['HANGAR_STOP_GRACE_MS'] ?? 10_000),
+    cgroupParent: env['HANGAR_CGROUP_PARENT'] ?? '/hangar',
   };
   return { ...base, ...overrides, network: { ...base.network, ...(overrides.network ?? {}) } };
 }

@@ -46,7 +46,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   await images.init();
   const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
   await network.init();
-  const runtime = new RuncDriver({ stateDir: join(config.home, 'run'), shimPath: join(config.binDir, 'hangar-shim'), logger });
+  const runtime = new RuncDriver({ stateDir: join(config.home, 'run'), shimPath: join(config.binDir, 'hangar-shim'), cgroupParent: config.cgroupParent, logger });
   const logs = new FileLogStore(join(config.home, 'logs'));
   const lifecycle = new Lifecycle({ store, runtime, network, images, logs, clock: systemClock, logger, stopGraceMs: config.stopGraceMs });
   const instances = new InstanceService({ store, images, runtime, network, logs, clock: systemClock, limits: config.limits, lifecycle });

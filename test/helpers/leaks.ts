@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../src/lib/exec.js';
 
@@ -6,7 +6,11 @@ export interface LeakScope {
   home: string;
   netnsPrefix: string;
   bridge: string;
+  /** The node's cgroup parent, e.g. /hangar-it-ab12cd: its children are that node's sandboxes. */
+  cgroupParent: string;
 }
+
+const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer', 'devices', 'blkio', 'cpuset', 'systemd'];
 
 /**
  * Everything a node may leave on the host, checked after a test tore its node
@@ -38,12 +42,23 @@ export async function findLeaks(s: LeakScope): Promise<string[]> {
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     if (line.includes(s.home)) leaks.push(`mount ${line.split(' ')[4] ?? line}`);
   }
-  for (const ctrl of ['memory', 'pids', 'cpu', 'freezer']) {
-    const dir = `/sys/fs/cgroup/${ctrl}/hangar`;
+  for (const ctrl of CGROUP_CONTROLLERS) {
+    const dir = `/sys/fs/cgroup/${ctrl}${s.cgroupParent}`;
     if (!existsSync(dir)) continue;
     for (const d of readdirSync(dir, { withFileTypes: true })) {
-      if (d.isDirectory()) leaks.push(`cgroup ${ctrl}/hangar/${d.name}`);
+      if (d.isDirectory()) leaks.push(`cgroup ${ctrl}${s.cgroupParent}/${d.name}`);
     }
   }
   return leaks;
+}
+
+/** runc leaves the (empty) parent cgroups it created; a test-only parent goes once its node is gone. */
+export function removeCgroupParent(parent: string): void {
+  for (const ctrl of CGROUP_CONTROLLERS) {
+    try {
+      rmdirSync(`/sys/fs/cgroup/${ctrl}${parent}`);
+    } catch {
+      // absent, or not empty (then findLeaks already reported its children)
+    }
+  }
 }

@@ -7,7 +7,7 @@ import { configFromEnv, type NodeConfig } from '../../src/node/config.js';
 import { startNode, type RunningNode } from '../../src/node/node.js';
 import { CniNetwork } from '../../src/net/driver.js';
 import { createLogger } from '../../src/lib/log.js';
-import { findLeaks } from './leaks.js';
+import { findLeaks, removeCgroupParent } from './leaks.js';
 
 export const REPO = resolve(new URL('../../..', import.meta.url).pathname);
 export const HELLO_ARCHIVE = join(REPO, 'build', 'images', 'hello.oci.tar');
@@ -39,6 +39,7 @@ export function testConfig(): NodeConfig {
     port: 0,
     binDir: join(REPO, 'build', 'bin'),
     stopGraceMs: 2000,
+    cgroupParent: `/hangar-it-${tag}`,
     network: { bridge: `hgt${tag}`, subnet: `10.${200 + (b[0]! % 50)}.${b[1]!}.0/24`, netnsPrefix: `hgt${tag}`, prewarm: 0 },
   });
 }
@@ -95,7 +96,8 @@ export async function teardown(config: NodeConfig, stopNode: () => Promise<void>
   }
   const net = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix });
   await net.destroy().catch((e: unknown) => (firstError ??= e));
-  const leaks = await findLeaks({ home: config.home, netnsPrefix: config.network.netnsPrefix, bridge: config.network.bridge });
+  const leaks = await findLeaks({ home: config.home, netnsPrefix: config.network.netnsPrefix, bridge: config.network.bridge, cgroupParent: config.cgroupParent });
+  removeCgroupParent(config.cgroupParent);
   rmSync(config.home, { recursive: true, force: true });
   if (firstError) throw firstError;
   if (leaks.length > 0) throw new Error(`leaked after teardown:\n  ${leaks.join('\n  ')}`);
@@ -112,6 +114,7 @@ export async function spawnNodeProcess(config: NodeConfig, port: number): Promis
     HANGAR_NETNS_PREFIX: config.network.netnsPrefix,
     HANGAR_NET_PREWARM: '0',
     HANGAR_STOP_GRACE_MS: String(config.stopGraceMs),
+    HANGAR_CGROUP_PARENT: config.cgroupParent,
     HANGAR_LOG_LEVEL: process.env['HANGAR_LOG_LEVEL'] ?? 'warn',
   };
   const child = spawn(process.execPath, [join(REPO, 'bin', 'hangar'), 'node'], { env, stdio: ['ignore', 'ignore', 'inherit'] });

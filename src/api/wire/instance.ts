@@ -24,7 +24,6 @@ export function instanceToWire(inst: Instance, uptimeMs: number, details = true)
     features: inst.features,
     delete_lock: inst.deleteLock,
     type: 'micro',
-    service_group: null,
     volumes: [],
   };
   if (inst.startedAt) w['started_at'] = inst.startedAt;
