@@ -59,16 +59,3 @@ export async function atomicWriteFile(path: string, data: string | Buffer, tmpDi
   await fsyncPath(dirname(path));
 }
 
-/** Runs async sections one at a time, in call order. */
-export class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
-}

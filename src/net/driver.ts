@@ -31,7 +31,7 @@ import {
 import { DnsRegistry, DnsServer } from './dns.js';
 import { installFirewall, removeFirewall } from './firewall.js';
 import { releaseLeases } from './ipam.js';
-import { KeyedMutex } from './mutex.js';
+import { KeyedMutex } from '../lib/mutex.js';
 import { netnsAdd, netnsDel, netnsExists, netnsList, netnsPath, setupInside } from './netns.js';
 import { RecordDir, writeTextAtomic, type AttachmentRecord, type NetSandbox, type PoolRecord } from './state.js';
 

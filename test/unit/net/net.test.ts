@@ -17,7 +17,7 @@ import {
 import { bridgeConfig, parseCniResult } from '../../../src/net/cni.js';
 import { DnsRegistry, DnsServer, normalizeName } from '../../../src/net/dns.js';
 import { firewallPlan } from '../../../src/net/firewall.js';
-import { KeyedMutex } from '../../../src/net/mutex.js';
+import { KeyedMutex } from '../../../src/lib/mutex.js';
 
 const query = (name: string, type: dnsPacket.RecordType = 'A', id = 42): Buffer =>
   dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }] });
