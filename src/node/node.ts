@@ -16,6 +16,7 @@ import { ensureAdmin } from './bootstrap.js';
 import type { NodeConfig } from './config.js';
 import { takePidLock } from './pidlock.js';
 import { ensureTraversable } from './traverse.js';
+import { tuneHost } from './host-tuning.js';
 
 export const VERSION = '0.1.0';
 
@@ -39,6 +40,7 @@ export interface RunningNode {
 export async function startNode(config: NodeConfig, logger: Logger = createLogger('hangar')): Promise<RunningNode> {
   mkdirSync(config.home, { recursive: true, mode: 0o711 });
   ensureTraversable(config.home, logger);
+  tuneHost(logger);
   const releaseLock = takePidLock(config.home);
   const store = new SqliteStore(join(config.home, 'state.db'));
   const { token } = ensureAdmin(store, config.home);
