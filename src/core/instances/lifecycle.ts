@@ -203,7 +203,14 @@ export class Lifecycle {
       void this.locked(inst.uuid, async () => {
         const cur = this.fresh(inst.uuid);
         if (!cur || cur.state !== 'stopped' || this.closed) return;
-        await this.start(inst.uuid, { restart: true });
+        try {
+          await this.start(inst.uuid, { restart: true });
+        } catch (e) {
+          // A failed restart is retried with the next back-off step, as a crash would be.
+          this.d.logger.warn({ uuid: inst.uuid, err: String(e) }, 'restart failed; retrying with back-off');
+          const after = this.fresh(inst.uuid);
+          if (after && after.state === 'stopped' && !this.closed) this.scheduleRestart(after, 0);
+        }
       }).catch((e: unknown) => this.d.logger.warn({ uuid: inst.uuid, err: String(e) }, 'restart failed'));
     }, delay);
     timer.unref();
