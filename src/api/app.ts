@@ -5,6 +5,7 @@ import { bearerAuth } from './auth.js';
 import type { ApiDeps, AppEnv } from './context.js';
 import { elapsedUs, errorEnvelope, nowUs } from './envelope.js';
 import { toHangarError } from './errors.js';
+import { imageRoutes } from './routes/images.js';
 import { instanceRoutes } from './routes/instances.js';
 import { userRoutes } from './routes/users.js';
 
@@ -40,5 +41,6 @@ export function createApi(deps: ApiDeps, logger: Logger): Hono<AppEnv> {
   app.use('/v1/*', bearerAuth(deps.users));
   app.route('/v1/instances', instanceRoutes(deps));
   app.route('/v1/users', userRoutes(deps));
+  app.route('/v1', imageRoutes(deps));
   return app;
 }

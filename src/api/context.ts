@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { InstanceService } from '../core/instances/service.js';
 import type { User, UserStore } from '../core/ports/store.js';
 import type { InstanceLimits } from '../core/instances/input.js';
+import type { ImageCatalog } from '../core/ports/images.js';
 
 /** What the API needs from the rest of the node. */
 export interface ApiDeps {
@@ -12,6 +13,8 @@ export interface ApiDeps {
   /** Public base URL of this node, for /v1/metros. */
   baseUrl: string;
   version: string;
+  /** Images the node holds, pins and removal; without it the images API answers 503. */
+  images?: ImageCatalog;
 }
 
 export interface AppEnv {

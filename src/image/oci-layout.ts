@@ -68,7 +68,10 @@ const bad = (msg: string): HangarError => invalid(FIELD, msg);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export const blobPath = (layoutDir: string, digest: string): string => join(layoutDir, 'blobs', 'sha256', digestHex(digest));
+/** Where blobs are: an OCI layout directory, or a function giving each blob's path (the registry's content store). */
+export type BlobSource = string | ((digest: string) => string);
+
+export const blobPath = (src: BlobSource, digest: string): string => (typeof src === 'string' ? join(src, 'blobs', 'sha256', digestHex(digest)) : src(digest));
 
 function parseJson(bytes: Buffer, what: string): Record<string, unknown> {
   let v: unknown;
@@ -108,7 +111,7 @@ export function parseDescriptor(v: unknown, what: string): Descriptor {
 }
 
 /** Reads a small blob into memory, checking its size and digest against the descriptor. */
-export async function readBlob(layoutDir: string, desc: Descriptor, what: string, max = MAX_DOCUMENT_BYTES): Promise<Buffer> {
+export async function readBlob(layoutDir: BlobSource, desc: Descriptor, what: string, max = MAX_DOCUMENT_BYTES): Promise<Buffer> {
   if (desc.size > max) throw bad(`${what} ${desc.digest} is ${desc.size} bytes, more than the ${max} allowed`);
   const path = blobPath(layoutDir, desc.digest);
   let fh;
@@ -161,7 +164,7 @@ function parseIndex(doc: Record<string, unknown>, what: string): Descriptor[] {
 }
 
 /** Picks the linux/amd64 manifest of a (nested) index. */
-async function pickFromIndex(layoutDir: string, desc: Descriptor, depth: number): Promise<Descriptor> {
+export async function pickFromIndex(layoutDir: BlobSource, desc: Descriptor, depth = 1): Promise<Descriptor> {
   if (depth > MAX_INDEX_DEPTH) throw bad(`indexes nested more than ${MAX_INDEX_DEPTH} deep`);
   const doc = parseJson(await readBlob(layoutDir, desc, 'index'), `index ${desc.digest}`);
   const entries = parseIndex(doc, `index ${desc.digest}`);
@@ -200,7 +203,7 @@ export function imageConfigFrom(doc: Record<string, unknown>): ImageConfig {
   };
 }
 
-async function readImage(layoutDir: string, top: Descriptor, manifestDesc: Descriptor): Promise<LayoutImage> {
+async function readImage(layoutDir: BlobSource, top: Descriptor, manifestDesc: Descriptor): Promise<LayoutImage> {
   const manifestBytes = await readBlob(layoutDir, manifestDesc, 'manifest');
   const m = parseJson(manifestBytes, `manifest ${manifestDesc.digest}`);
   const what = `manifest ${manifestDesc.digest}`;
@@ -259,7 +262,7 @@ async function readImage(layoutDir: string, top: Descriptor, manifestDesc: Descr
 }
 
 /** Reads one image by its manifest descriptor (e.g. from the store's own blob tree). */
-export const readImageByManifest = (layoutDir: string, manifest: Descriptor): Promise<LayoutImage> => readImage(layoutDir, manifest, manifest);
+export const readImageByManifest = (layoutDir: BlobSource, manifest: Descriptor): Promise<LayoutImage> => readImage(layoutDir, manifest, manifest);
 
 /**
  * Reads every image of the layout. Entries of index.json for other platforms are

@@ -8,10 +8,9 @@ import { chmod, lchown, mkdir, open, readdir, rename, rm } from 'node:fs/promise
 import { join } from 'node:path';
 import { HangarError, asHangarError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import type { BlobStore } from './blobs.js';
 import { digestHex } from './digest.js';
 import { tempName } from './fs-util.js';
-import { readImageByManifest, type Descriptor } from './oci-layout.js';
+import type { LayerDescriptor } from './oci-layout.js';
 import { lstatOrNull, resolveDirInRoot } from './secure-path.js';
 import { unpackLayers } from './unpack.js';
 
@@ -69,7 +68,8 @@ export class RootfsCache {
   constructor(
     readonly dir: string,
     private readonly tmpDir: string,
-    private readonly blobs: BlobStore,
+    /** Path of a stored blob (the registry's content store). */
+    private readonly blobPath: (digest: string) => string,
     private readonly idBase: number,
     private readonly log: Logger,
   ) {}
@@ -83,8 +83,8 @@ export class RootfsCache {
     return join(this.dir, digestHex(digest));
   }
 
-  /** The rootfs of the image whose manifest is `manifest`, unpacking it first if needed. */
-  ensure(manifest: Descriptor): Promise<string> {
+  /** The rootfs of the image whose (platform) manifest is `manifest`, unpacking its layers first if needed. */
+  ensure(manifest: { digest: string; layers: readonly LayerDescriptor[] }): Promise<string> {
     const hex = digestHex(manifest.digest);
     const running = this.inflight.get(hex);
     if (running) return running;
@@ -93,16 +93,15 @@ export class RootfsCache {
     return p;
   }
 
-  private async unpackOnce(manifest: Descriptor): Promise<string> {
+  private async unpackOnce(manifest: { digest: string; layers: readonly LayerDescriptor[] }): Promise<string> {
     const final = this.path(manifest.digest);
     if ((await lstatOrNull(final))?.isDirectory()) return final;
     const started = Date.now();
     const tmp = join(this.tmpDir, tempName('rootfs'));
     await mkdir(tmp, { mode: 0o700 });
     try {
-      const img = await readImageByManifest(this.blobs.layoutRoot, manifest);
       const stats = await unpackLayers(
-        img.layers.map((l) => ({ path: this.blobs.path(l.digest), compression: l.compression, diffId: l.diffId })),
+        manifest.layers.map((l) => ({ path: this.blobPath(l.digest), compression: l.compression, diffId: l.diffId })),
         tmp,
         { idBase: this.idBase, logger: this.log },
       );

@@ -1,38 +1,44 @@
 /**
- * LocalImageStore: images held by this node, under `root` ($HANGAR_HOME/images):
+ * LocalImageStore: the images this node can run, on top of the node's
+ * registry storage (one content store for pushes, imports and pulls):
  *
- *   blobs/sha256/<hex>   content-addressed blobs (manifests, configs, layers)
- *   refs.json            canonical ref → manifest digest (+ created, size, config)
- *   rootfs/<hex>         unpacked rootfs per manifest digest, shared read-only
- *   tmp/                 staging; whatever a dead process left there goes at init()
+ *   refs      `name:tag` is repository `name`, tag `tag`; `name@sha256:…` is that manifest in `name`
+ *   blobs     the registry's content store (shared with /v2/)
+ *   rootfs/   under `root`: one unpacked rootfs per platform manifest digest, shared read-only
+ *   tmp/      under `root`: import staging; whatever a dead process left there goes at init()
  *
- * import() stages and verifies everything before anything becomes visible: blobs
- * are renamed into place only after their digests check out, and the ref is
- * written last, so an interrupted or refused import leaves no ref (and init()
- * removes any blob no ref needs). Rootfs trees are unpacked lazily by resolve().
- *
- * One process owns a store at a time (the node); refs.json writes are serialised.
+ * import() verifies every blob (digest, size, each layer's uncompressed digest
+ * against the config's diff_ids) in staging before handing them to the
+ * registry, and tags last, so an interrupted or refused import leaves no tag.
+ * Without a registry given, the store opens one rooted at its own `root`
+ * (what the node does too, so the CLI and the node share it).
  */
-import { mkdir, readdir, rm, stat, chmod } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, chmod } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { ImageConfig, ImageRecord, ImageStore, ResolvedImage } from '../core/ports/images.js';
 import { HangarError, asHangarError, invalid } from '../lib/errors.js';
 import { SANDBOX_ID_BASE } from '../lib/idmap.js';
 import { silentLogger, type Logger } from '../lib/log.js';
-import { BlobStore } from './blobs.js';
-import { scanLayer } from './layer-check.js';
-import { isStaleTemp, tempName } from './fs-util.js';
 import { Mutex } from '../lib/mutex.js';
+import type { LocalRegistry } from '../registry/ports.js';
+import { DiskRegistry } from '../registry/store.js';
+import { copyVerified, writeVerified } from './blobs.js';
+import { isStaleTemp, tempName } from './fs-util.js';
+import { scanLayer } from './layer-check.js';
+import { INDEX_TYPES, MANIFEST_TYPES } from './media-types.js';
 import { nameImages } from './naming.js';
 import { extractOciArchive } from './oci-archive.js';
-import { blobPath, readImageByManifest, readOciLayout, verifyBlobFile, type LayoutImage } from './oci-layout.js';
-import { formatReference, parseReference } from './reference.js';
-import { RefIndex, type RefEntry } from './refs.js';
+import { blobPath, pickFromIndex, readImageByManifest, readOciLayout, verifyBlobFile, type Descriptor, type LayerDescriptor, type LayoutImage } from './oci-layout.js';
+import { DEFAULT_TAG, lookupNames, parseReference, repositoryName, type ImageReference } from './reference.js';
 import { RootfsCache } from './rootfs.js';
 
 export interface LocalImageStoreOptions {
   /** Directory of the store, normally $HANGAR_HOME/images. */
   root: string;
+  /** The node's registry storage; default: a DiskRegistry rooted at `root`, opened by init(). */
+  registry?: LocalRegistry;
+  /** True when an instance uses this image digest: remove() refuses to drop its last tag, gc keeps it. */
+  inUse?: (digest: string) => boolean;
   logger?: Logger;
   /** Host id of uid/gid 0 inside sandboxes (default SANDBOX_ID_BASE). */
   idBase?: number;
@@ -43,26 +49,39 @@ export interface ImportOptions {
   ref?: string;
 }
 
-const toRecord = (ref: string, e: RefEntry): ImageRecord => ({
-  ref,
-  digest: e.digest,
-  createdAt: new Date(e.createdAt),
-  sizeBytes: e.sizeBytes,
-  config: structuredClone(e.config),
-  initrdOrRom: false,
-});
+/** What list() and resolve() need of an image, read once per (immutable) digest. */
+interface ImageFacts {
+  /** The platform manifest (the target itself, or the linux/amd64 entry of an index). */
+  manifest: { digest: string; layers: LayerDescriptor[] };
+  config: ImageConfig;
+  sizeBytes: number;
+  /** False for images without a runnable container rootfs (Unikraft ROM/initrd packages, artifacts). */
+  runnable: boolean;
+  /** Why it is not runnable. */
+  problem?: string;
+}
+
+interface Hit {
+  repo: string;
+  tag?: string;
+  digest: string;
+  updatedAt?: string;
+}
+
+const EMPTY_CONFIG: ImageConfig = { entrypoint: [], cmd: [], env: [], workingDir: '', user: '' };
 
 const notOnNode = (ref: string): HangarError => new HangarError('not_found', `image '${ref}' not found on this node`);
 
 export class LocalImageStore implements ImageStore {
   readonly root: string;
+  readonly registry: LocalRegistry;
+  private readonly ownRegistry: DiskRegistry | undefined;
   private readonly tmpDir: string;
   private readonly log: Logger;
-  private readonly idBase: number;
-  private readonly blobs: BlobStore;
-  private readonly index: RefIndex;
+  private readonly inUse: (digest: string) => boolean;
   private readonly rootfs: RootfsCache;
-  /** Serialises changes to refs, blobs and rootfs removal. */
+  private readonly facts = new Map<string, ImageFacts>();
+  /** Serialises imports, removals and gc. */
   private readonly mutex = new Mutex();
   private ready = false;
 
@@ -70,25 +89,33 @@ export class LocalImageStore implements ImageStore {
     this.root = resolvePath(opts.root);
     this.tmpDir = join(this.root, 'tmp');
     this.log = opts.logger ?? silentLogger;
-    this.idBase = opts.idBase ?? SANDBOX_ID_BASE;
-    this.blobs = new BlobStore(this.root);
-    this.index = new RefIndex(join(this.root, 'refs.json'), this.tmpDir);
-    this.rootfs = new RootfsCache(join(this.root, 'rootfs'), this.tmpDir, this.blobs, this.idBase, this.log);
+    this.inUse = opts.inUse ?? (() => false);
+    if (opts.registry) this.registry = opts.registry;
+    else {
+      this.ownRegistry = new DiskRegistry({ root: this.root, logger: this.log, inUse: this.inUse });
+      this.registry = this.ownRegistry;
+    }
+    this.rootfs = new RootfsCache(join(this.root, 'rootfs'), this.tmpDir, (d) => this.registry.blobPath(d), opts.idBase ?? SANDBOX_ID_BASE, this.log);
   }
 
-  /** Creates the directories, loads refs.json, removes temp leftovers and anything no ref needs. */
+  /** Creates the directories, removes temp leftovers and rootfs trees whose image is gone; migrates a pre-registry refs.json. */
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true, mode: 0o755 });
     await chmod(this.root, 0o755);
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
-    await this.blobs.init();
+    await this.ownRegistry?.init();
     await this.rootfs.init();
     for (const name of await readdir(this.tmpDir)) {
       if (isStaleTemp(name)) await rm(join(this.tmpDir, name), { recursive: true, force: true });
     }
-    await this.index.load();
+    await this.migrateRefsJson();
     this.ready = true;
-    await this.mutex.run(() => this.collectGarbage());
+    await this.mutex.run(() => this.sweepRootfs());
+  }
+
+  /** Closes the registry the store opened itself. */
+  close(): void {
+    this.ownRegistry?.close();
   }
 
   private check(): void {
@@ -101,9 +128,9 @@ export class LocalImageStore implements ImageStore {
   }
 
   /**
-   * Imports an OCI layout directory or an oci-archive tarball. Every blob is verified
-   * (digest, size, and each layer's uncompressed digest against the config's diff_ids).
-   * Malformed input rejects with invalid_argument and stores nothing.
+   * Imports an OCI layout directory or an oci-archive tarball: every blob and
+   * manifest goes into the registry, then the tag. Malformed input rejects
+   * with invalid_argument and stores nothing.
    */
   async import(path: string, opts: ImportOptions = {}): Promise<ImageRecord[]> {
     this.check();
@@ -129,37 +156,20 @@ export class LocalImageStore implements ImageStore {
       }
       const images = await readOciLayout(layoutDir);
       const named = nameImages(images, src, opts.ref);
-      // Staging runs under the mutex too: it relies on blobs already in the store, which a
-      // concurrent remove() could otherwise delete before this import's ref exists.
       const records = await this.mutex.run(async () => {
         const staged = await this.stage(named.map((n) => n.image), layoutDir, staging, fromArchive);
-        for (const [digest, file] of staged) await this.blobs.commit(file, digest);
-        await this.blobs.syncDir();
-        const now = new Date().toISOString();
-        return this.index.transaction(async () => {
-          const out: ImageRecord[] = [];
-          const replaced: RefEntry[] = [];
-          for (const { ref, image } of named) {
-            const prev = this.index.refs.get(ref);
-            if (prev && prev.digest !== image.manifest.digest) replaced.push(prev);
-            const entry: RefEntry = {
-              digest: image.manifest.digest,
-              manifestSize: image.manifest.size,
-              manifestMediaType: image.manifest.mediaType,
-              configDigest: image.configDescriptor.digest,
-              createdAt: prev && prev.digest === image.manifest.digest ? prev.createdAt : now,
-              sizeBytes: image.sizeBytes,
-              config: image.config,
-            };
-            this.index.refs.set(ref, entry);
-            this.index.dangling.delete(entry.digest);
-            out.push(toRecord(ref, entry));
-          }
-          // An image a re-import untagged may still run in sandboxes: keep it until pruned.
-          for (const old of replaced) if (!this.index.isTagged(old.digest)) this.index.dangling.set(old.digest, old);
-          await this.index.save();
-          return out;
-        });
+        for (const [digest, { file, size }] of staged) await this.registry.putBlobFile(file, { digest, size });
+        const out: ImageRecord[] = [];
+        for (const { ref, image } of named) {
+          const r = parseReference(ref, 'ref');
+          const repo = repositoryName(r);
+          const tag = r.tag ?? DEFAULT_TAG;
+          await this.registry.putManifest(repo, tag, image.manifestBytes, image.manifest.mediaType);
+          this.facts.set(image.manifest.digest, factsOf(image));
+          const info = (await this.registry.tags(repo)).find((t) => t.tag === tag);
+          out.push(this.record({ repo, tag, digest: image.manifest.digest, ...(info ? { updatedAt: info.updatedAt } : {}) }, this.facts.get(image.manifest.digest)!));
+        }
+        return out;
       });
       for (const r of records) this.log.info({ ref: r.ref, digest: r.digest, sizeBytes: r.sizeBytes }, 'imported image');
       return records;
@@ -170,46 +180,100 @@ export class LocalImageStore implements ImageStore {
     }
   }
 
-  /** Verifies and stages every blob the images need that the store lacks; returns digest → staged file. */
-  private async stage(images: readonly LayoutImage[], layoutDir: string, staging: string, inPlace: boolean): Promise<Map<string, string>> {
-    const staged = new Map<string, string>();
+  /** Verifies and stages every blob the images need that the registry lacks; returns digest → staged file. */
+  private async stage(images: readonly LayoutImage[], layoutDir: string, staging: string, inPlace: boolean): Promise<Map<string, { file: string; size: number }>> {
+    const staged = new Map<string, { file: string; size: number }>();
     const blobDir = join(staging, 'blobs');
     await mkdir(blobDir, { recursive: true });
     const stagedPath = (digest: string): string => join(blobDir, digest.slice('sha256:'.length));
     for (const img of images) {
-      if (await this.blobs.has(img.manifest.digest)) continue; // stored before, fully verified then
+      if (await this.registry.hasBlob(img.manifest.digest)) continue; // stored before, verified then
       for (const [i, layer] of img.layers.entries()) {
         if (staged.has(layer.digest)) continue;
         let file: string;
-        if (await this.blobs.has(layer.digest)) {
-          file = this.blobs.path(layer.digest);
+        if (await this.registry.hasBlob(layer.digest)) {
+          file = this.registry.blobPath(layer.digest);
         } else if (inPlace) {
           // Extracted from an archive into our own staging area: verify where it lies.
           file = blobPath(layoutDir, layer.digest);
           await verifyBlobFile(file, layer, `layer ${i}`);
-          staged.set(layer.digest, file);
+          staged.set(layer.digest, { file, size: layer.size });
         } else {
           file = stagedPath(layer.digest);
-          await BlobStore.copyVerified(blobPath(layoutDir, layer.digest), file, layer, `layer ${i}`);
-          staged.set(layer.digest, file);
+          await copyVerified(blobPath(layoutDir, layer.digest), file, layer, `layer ${i}`);
+          staged.set(layer.digest, { file, size: layer.size });
         }
         const diffId = await scanLayer(file, layer.compression, `layer ${i}`);
         if (diffId !== layer.diffId) {
           throw invalid('image', `layer ${i} (${layer.digest}): uncompressed content hashes to ${diffId}, the image config's diff_id is ${layer.diffId}`);
         }
       }
-      // Config before manifest: the manifest's presence then means "complete".
-      for (const [digest, bytes] of [
-        [img.configDescriptor.digest, img.configBytes],
-        [img.manifest.digest, img.manifestBytes],
-      ] as const) {
-        if (staged.has(digest) || (await this.blobs.has(digest))) continue;
-        const file = stagedPath(digest);
-        await BlobStore.writeVerified(bytes, file, digest);
-        staged.set(digest, file);
+      const cfg = img.configDescriptor;
+      if (!staged.has(cfg.digest) && !(await this.registry.hasBlob(cfg.digest))) {
+        await writeVerified(img.configBytes, stagedPath(cfg.digest), cfg.digest);
+        staged.set(cfg.digest, { file: stagedPath(cfg.digest), size: cfg.size });
       }
     }
     return staged;
+  }
+
+  /** Finds the repository and manifest a reference means: the full name first, then the name without its registry host. */
+  private async lookup(r: ImageReference): Promise<Hit | undefined> {
+    for (const repo of lookupNames(r)) {
+      if (r.digest) {
+        if (await this.registry.getManifest(repo, r.digest)) return { repo, digest: r.digest };
+        continue;
+      }
+      const tag = r.tag ?? DEFAULT_TAG;
+      const t = (await this.registry.tags(repo)).find((x) => x.tag === tag);
+      if (t) return { repo, tag, digest: t.digest, updatedAt: t.updatedAt };
+    }
+    return undefined;
+  }
+
+  /** Facts of the image `digest` in `repo`; an index resolves to its linux/amd64 manifest. */
+  private async factsFor(repo: string, digest: string): Promise<ImageFacts> {
+    const cached = this.facts.get(digest);
+    if (cached) return cached;
+    const stored = await this.registry.getManifest(repo, digest);
+    if (!stored) throw notOnNode(`${repo}@${digest}`);
+    const top: Descriptor = { mediaType: stored.mediaType, digest, size: stored.body.length };
+    const src = (d: string): string => this.registry.blobPath(d);
+    let facts: ImageFacts;
+    try {
+      const desc = INDEX_TYPES.has(top.mediaType) ? await pickFromIndex(src, top) : top;
+      if (!MANIFEST_TYPES.has(desc.mediaType)) throw invalid('image', `unexpected manifest type ${desc.mediaType}`);
+      facts = factsOf(await readImageByManifest(src, desc));
+    } catch (e) {
+      const err = asHangarError(e);
+      if (err.kind !== 'invalid_argument') throw err;
+      facts = await this.unrunnableFacts(top, err.message);
+    }
+    this.facts.set(digest, facts);
+    return facts;
+  }
+
+  /** Best-effort facts of an image that is no runnable container image (Unikraft package, artifact). */
+  private async unrunnableFacts(top: Descriptor, problem: string): Promise<ImageFacts> {
+    let sizeBytes = 0;
+    try {
+      const doc = JSON.parse(await readFile(this.registry.blobPath(top.digest), 'utf8')) as { layers?: Array<{ size?: unknown }> };
+      for (const l of doc.layers ?? []) if (typeof l.size === 'number') sizeBytes += l.size;
+    } catch {
+      // keep 0
+    }
+    return { manifest: { digest: top.digest, layers: [] }, config: EMPTY_CONFIG, sizeBytes, runnable: false, problem };
+  }
+
+  private record(hit: Hit, f: ImageFacts): ImageRecord {
+    return {
+      ref: hit.tag !== undefined ? `${hit.repo}:${hit.tag}` : `${hit.repo}@${hit.digest}`,
+      digest: hit.digest,
+      createdAt: new Date(hit.updatedAt ?? Date.now()),
+      sizeBytes: f.sizeBytes,
+      config: structuredClone(f.config),
+      initrdOrRom: !f.runnable,
+    };
   }
 
   /**
@@ -219,101 +283,150 @@ export class LocalImageStore implements ImageStore {
   async resolve(ref: string): Promise<ResolvedImage> {
     this.check();
     const r = parseReference(ref, 'image');
-    let hit = this.index.find(r)[0];
-    if (!hit && (await this.mutex.run(() => this.index.reloadIfChanged()))) hit = this.index.find(r)[0];
+    const hit = await this.lookup(r);
     if (!hit) throw notOnNode(ref);
-    const { key, entry } = hit;
-    const rootfs = await this.rootfs.ensure({ mediaType: entry.manifestMediaType, digest: entry.digest, size: entry.manifestSize });
+    const f = await this.factsFor(hit.repo, hit.digest);
+    if (!f.runnable) throw invalid('image', `image '${ref}' cannot run in a container sandbox: ${f.problem ?? 'no rootfs'}`);
+    const rootfs = await this.rootfs.ensure(f.manifest);
     return {
-      ref: r.digest ? formatReference({ ...parseReference(key), tag: undefined, digest: entry.digest }) : key,
-      digest: entry.digest,
+      ref: r.digest ? `${hit.repo}@${hit.digest}` : `${hit.repo}:${hit.tag!}`,
+      digest: hit.digest,
       rootfs,
-      config: structuredClone(entry.config) as ImageConfig,
-      sizeBytes: entry.sizeBytes,
+      config: structuredClone(f.config),
+      sizeBytes: f.sizeBytes,
     };
   }
 
   /** The record of one ref (same lookup rules as resolve), without unpacking anything. */
   async inspect(ref: string): Promise<ImageRecord> {
     this.check();
-    const hit = this.index.find(parseReference(ref, 'image'))[0];
+    const hit = await this.lookup(parseReference(ref, 'image'));
     if (!hit) throw notOnNode(ref);
-    return toRecord(hit.key, hit.entry);
+    return this.record(hit, await this.factsFor(hit.repo, hit.digest));
   }
 
+  /** One record per tag, sorted by ref. */
   async list(): Promise<ImageRecord[]> {
     this.check();
-    await this.mutex.run(() => this.index.reloadIfChanged());
-    return [...this.index.refs.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, e]) => toRecord(k, e));
+    const out: ImageRecord[] = [];
+    for (const repo of await this.registry.repositories()) {
+      for (const t of await this.registry.tags(repo)) {
+        try {
+          out.push(this.record({ repo, tag: t.tag, digest: t.digest, updatedAt: t.updatedAt }, await this.factsFor(repo, t.digest)));
+        } catch (e) {
+          this.log.warn({ repo, tag: t.tag, err: asHangarError(e).message }, 'cannot read a tagged image; not listed');
+        }
+      }
+    }
+    return out.sort((a, b) => a.ref.localeCompare(b.ref));
   }
 
   /**
-   * Removes a tag (or, for `name@sha256:…`, every tag of that name on that digest).
-   * When no tag is left on the digest its rootfs and the blobs only it used are deleted:
-   * the caller must make sure no instance uses the image.
+   * Removes a tag (or, for `name@sha256:…`, every tag of that name on that
+   * digest and the manifest itself). Refuses (failed_precondition) to remove
+   * the last tag of an image an instance uses. What no tag, instance or other
+   * image needs any more — blobs and rootfs — is deleted.
    */
   async remove(ref: string): Promise<ImageRecord[]> {
     this.check();
     const r = parseReference(ref, 'image');
     return this.mutex.run(async () => {
-      const hits = this.index.find(r);
+      const hits = await this.removalHits(r);
       if (hits.length === 0) throw notOnNode(ref);
-      await this.index.transaction(async () => {
-        for (const h of hits) this.index.refs.delete(h.key);
-        await this.index.save();
-      });
-      await this.collectGarbage();
-      for (const h of hits) this.log.info({ ref: h.key, digest: h.entry.digest }, 'removed image');
-      return hits.map((h) => toRecord(h.key, h.entry));
+      const digest = hits[0]!.digest;
+      const removedTags = new Set(hits.filter((h) => h.tag !== undefined).map((h) => `${h.repo}:${h.tag!}`));
+      if (this.inUse(digest)) {
+        let otherTags = 0;
+        for (const repo of await this.registry.repositories()) {
+          for (const t of await this.registry.tags(repo)) if (t.digest === digest && !removedTags.has(`${repo}:${t.tag}`)) otherTags++;
+        }
+        if (otherTags === 0) throw new HangarError('failed_precondition', `image '${ref}' (${digest}) is used by an instance; delete the instance first`);
+      }
+      const records: ImageRecord[] = [];
+      for (const h of hits) records.push(this.record(h, await this.factsFor(h.repo, h.digest).catch(() => ({ manifest: { digest, layers: [] }, config: EMPTY_CONFIG, sizeBytes: 0, runnable: false }))));
+      const repo = hits[0]!.repo;
+      for (const h of hits) if (h.tag !== undefined) await this.registry.deleteTag(h.repo, h.tag);
+      const stillTagged = (await this.registry.tags(repo)).some((t) => t.digest === digest);
+      if (!stillTagged && !this.inUse(digest)) await this.registry.deleteManifest(repo, digest).catch(() => undefined);
+      await this.collect();
+      for (const rec of records) this.log.info({ ref: rec.ref, digest: rec.digest }, 'removed image');
+      return records;
     });
+  }
+
+  private async removalHits(r: ImageReference): Promise<Hit[]> {
+    for (const repo of lookupNames(r)) {
+      const tags = await this.registry.tags(repo);
+      if (r.digest) {
+        const hits: Hit[] = tags.filter((t) => t.digest === r.digest).map((t) => ({ repo, tag: t.tag, digest: t.digest, updatedAt: t.updatedAt }));
+        if (hits.length > 0) return hits;
+        if (await this.registry.getManifest(repo, r.digest)) return [{ repo, digest: r.digest }];
+        continue;
+      }
+      const t = tags.find((x) => x.tag === (r.tag ?? DEFAULT_TAG));
+      if (t) return [{ repo, tag: t.tag, digest: t.digest, updatedAt: t.updatedAt }];
+    }
+    return [];
   }
 
   /**
-   * Deletes images that re-imports untagged ("dangling"), except those `inUse` keeps.
-   * Returns the digests removed.
+   * Garbage collection: untagged images and blobs nothing needs, except what
+   * instances use (`inUse`, and the extra `keep`), then their rootfs trees.
+   * Returns the manifest digests removed.
    */
-  async prune(inUse: (digest: string) => boolean = () => false): Promise<string[]> {
+  async prune(keep: (digest: string) => boolean = () => false): Promise<string[]> {
     this.check();
-    return this.mutex.run(async () => {
-      const gone = [...this.index.dangling.keys()].filter((d) => !inUse(d));
-      if (gone.length === 0) return [];
-      await this.index.transaction(async () => {
-        for (const d of gone) this.index.dangling.delete(d);
-        await this.index.save();
-      });
-      await this.collectGarbage();
-      return gone;
-    });
+    return this.mutex.run(() => this.collect(keep));
   }
 
-  /** Removes rootfs trees and blobs that no tagged or dangling image needs. Runs under the mutex. */
-  private async collectGarbage(): Promise<void> {
-    const live = this.index.liveDigests();
-    const keepBlobs = new Set<string>();
-    for (const d of live) {
-      keepBlobs.add(d);
-      const e = [...this.index.refs.values()].find((x) => x.digest === d) ?? this.index.dangling.get(d);
-      if (!e) continue;
+  private async collect(keep: (digest: string) => boolean = () => false): Promise<string[]> {
+    const memo = new Map<string, boolean>(); // inUse may be costly (it asks the instance store); once per digest and run
+    const pinned = (d: string): boolean => {
+      let v = memo.get(d);
+      if (v === undefined) memo.set(d, (v = this.inUse(d) || keep(d)));
+      return v;
+    };
+    const res = await this.registry.gc(pinned);
+    for (const d of res.removedManifests) this.facts.delete(d);
+    await this.sweepRootfs(keep);
+    return res.removedManifests;
+  }
+
+  /** Removes rootfs trees whose manifest the registry no longer holds (unless an instance uses it), and stray entries. */
+  private async sweepRootfs(keep: (digest: string) => boolean = () => false): Promise<void> {
+    const { digests, strays } = await this.rootfs.list();
+    for (const d of digests) {
+      if (this.inUse(d) || keep(d) || (await this.registry.hasBlob(d))) continue;
+      await this.rootfs.remove(d);
+      this.facts.delete(d);
+    }
+    for (const s of strays) await rm(s, { recursive: true, force: true });
+  }
+
+  /** A store written before the registry existed kept its tags in refs.json: they become registry tags once. */
+  private async migrateRefsJson(): Promise<void> {
+    const file = join(this.root, 'refs.json');
+    let doc: { refs?: Record<string, { digest?: string; manifestMediaType?: string }> };
+    try {
+      doc = JSON.parse(await readFile(file, 'utf8')) as typeof doc;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      this.log.error({ err: String(e) }, 'refs.json is unreadable; not migrated');
+      return;
+    }
+    for (const [ref, e] of Object.entries(doc.refs ?? {})) {
       try {
-        const img = await readImageByManifest(this.root, { mediaType: e.manifestMediaType, digest: d, size: e.manifestSize });
-        keepBlobs.add(img.configDescriptor.digest);
-        for (const l of img.layers) keepBlobs.add(l.digest);
+        const r = parseReference(ref, 'ref');
+        const body = await readFile(this.registry.blobPath(e.digest ?? ''));
+        await this.registry.putManifest(repositoryName(r), r.tag ?? DEFAULT_TAG, body, e.manifestMediaType ?? '');
       } catch (err) {
-        // Keep whatever it might reference; say loudly that the image is damaged.
-        this.log.error({ digest: d, err: asHangarError(err).message }, 'stored image is damaged; blobs kept');
-        keepBlobs.add(e.configDigest);
-        return this.collectRootfsOnly(live);
+        this.log.error({ ref, err: asHangarError(err).message }, 'could not migrate an image tag from refs.json');
       }
     }
-    await this.collectRootfsOnly(live);
-    const { digests, strays } = await this.blobs.list();
-    for (const d of digests) if (!keepBlobs.has(d)) await this.blobs.remove(d);
-    for (const s of strays) await rm(s, { recursive: true, force: true });
-  }
-
-  private async collectRootfsOnly(live: Set<string>): Promise<void> {
-    const { digests, strays } = await this.rootfs.list();
-    for (const d of digests) if (!live.has(d)) await this.rootfs.remove(d);
-    for (const s of strays) await rm(s, { recursive: true, force: true });
+    await rename(file, `${file}.migrated`);
+    this.log.info({ refs: Object.keys(doc.refs ?? {}).length }, 'migrated refs.json into the registry');
   }
 }
+
+/** Facts of an image readOciLayout/readImageByManifest accepted (so every layer is an unpackable tar). */
+const factsOf = (img: LayoutImage): ImageFacts => ({ manifest: { digest: img.manifest.digest, layers: img.layers }, config: img.config, sizeBytes: img.sizeBytes, runnable: true });

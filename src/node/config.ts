@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_LIMITS, type InstanceLimits } from '../core/instances/input.js';
 import { invalid } from '../lib/errors.js';
+import type { CentralRegistryConfig } from '../image/puller.js';
 
 /** Everything a node needs to start; every value has an embedded default. */
 export interface NodeConfig {
@@ -16,6 +17,8 @@ export interface NodeConfig {
   cgroupParent: string;
   limits: InstanceLimits;
   stopGraceMs: number;
+  /** The registry images are pulled from when the node lacks them (HANGAR_CENTRAL_REGISTRY, _USER, _PASSWORD). */
+  central?: CentralRegistryConfig;
 }
 
 const repoRoot = (): string => resolve(new URL('../../..', import.meta.url).pathname);
@@ -42,5 +45,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     stopGraceMs: Number(env['HANGAR_STOP_GRACE_MS'] ?? 10_000),
     cgroupParent: env['HANGAR_CGROUP_PARENT'] ?? '/hangar',
   };
+  const central = env['HANGAR_CENTRAL_REGISTRY'];
+  if (central) {
+    if (!/^(https?:\/\/)?[\w.-]+(:\d+)?\/?$|^(https?:\/\/)?\[[0-9a-fA-F:]+\](:\d+)?\/?$/.test(central)) throw invalid('HANGAR_CENTRAL_REGISTRY', `'${central}' is not a registry URL (http(s)://host[:port] or host[:port])`);
+    base.central = { url: central, ...(env['HANGAR_CENTRAL_USER'] ? { username: env['HANGAR_CENTRAL_USER'], password: env['HANGAR_CENTRAL_PASSWORD'] ?? '' } : {}) };
+  }
   return { ...base, ...overrides, network: { ...base.network, ...(overrides.network ?? {}) } };
 }

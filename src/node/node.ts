@@ -2,13 +2,18 @@ import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { createApi } from '../api/app.js';
+import { hashToken } from '../api/auth.js';
 import { serve } from '../api/server.js';
 import { Lifecycle } from '../core/instances/lifecycle.js';
 import { InstanceService } from '../core/instances/service.js';
 import { systemClock } from '../core/ports/clock.js';
+import { NodeImageCatalog } from '../image/catalog.js';
+import { ImagePuller } from '../image/puller.js';
 import { LocalImageStore } from '../image/store.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { CniNetwork } from '../net/driver.js';
+import { createRegistryApi } from '../registry/http/app.js';
+import { DiskRegistry, limitsFromEnv } from '../registry/store.js';
 import { RuncDriver } from '../runtime/runc/driver.js';
 import { FileLogStore } from '../store/logs.js';
 import { SqliteStore } from '../store/sqlite.js';
@@ -26,6 +31,12 @@ export interface RunningNode {
   adminToken: string | undefined;
   config: NodeConfig;
   images: LocalImageStore;
+  /** Resolves images for instances, pulling what the node lacks. */
+  puller: ImagePuller;
+  /** The images API's view: listing, pins, removal. */
+  catalog: NodeImageCatalog;
+  /** The node's registry storage (served at /v2/, shared with `images`). */
+  registry: DiskRegistry;
   network: CniNetwork;
   runtime: RuncDriver;
   store: SqliteStore;
@@ -44,31 +55,47 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   const releaseLock = takePidLock(config.home);
   const store = new SqliteStore(join(config.home, 'state.db'));
   const { token } = ensureAdmin(store, config.home);
-  const images = new LocalImageStore({ root: join(config.home, 'images'), logger });
+  // One content store for /v2/ pushes, imports and the rootfs cache; what an instance uses is never collected or deleted.
+  // Pinned images (POST /v1/images) are kept like used ones.
+  let isPinned = (_digest: string): boolean => false;
+  const inUse = (digest: string): boolean => store.allInstances().some((i) => i.imageDigest === digest) || isPinned(digest);
+  const registry = new DiskRegistry({ root: join(config.home, 'images'), limits: limitsFromEnv(process.env), inUse, logger });
+  await registry.init();
+  const images = new LocalImageStore({ root: join(config.home, 'images'), registry, inUse, logger });
   await images.init();
+  // What the node lacks is pulled from the central registry (or the registry a full reference names) on first use.
+  const puller = new ImagePuller({ store: images, registry, central: config.central, logger });
+  const catalog = new NodeImageCatalog({ registry, puller, instances: () => store.allInstances(), userName: (u) => store.getUser(u)?.name, pinsFile: join(config.home, 'pins.json'), gc: (keep) => images.prune(keep), logger });
+  await catalog.init();
+  isPinned = (d) => catalog.isPinned(d);
   const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
   await network.init();
   const runtime = new RuncDriver({ stateDir: join(config.home, 'run'), shimPath: join(config.binDir, 'hangar-shim'), cgroupParent: config.cgroupParent, logger });
   const logs = new FileLogStore(join(config.home, 'logs'));
-  const lifecycle = new Lifecycle({ store, runtime, network, images, logs, clock: systemClock, logger, stopGraceMs: config.stopGraceMs });
-  const instances = new InstanceService({ store, images, runtime, network, logs, clock: systemClock, limits: config.limits, lifecycle });
+  const lifecycle = new Lifecycle({ store, runtime, network, images: puller, logs, clock: systemClock, logger, stopGraceMs: config.stopGraceMs });
+  const instances = new InstanceService({ store, images: puller, runtime, network, logs, clock: systemClock, limits: config.limits, lifecycle });
 
   const rec = await lifecycle.reconcile(store.allInstances());
   logger.info(rec, 'reconciled instances with the host');
   if (config.network.prewarm > 0) void network.prewarm(config.network.prewarm).catch((e: unknown) => logger.warn({ err: String(e) }, 'network prewarm failed'));
 
   const baseUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
-  const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION }, logger);
+  const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog }, logger);
+  app.route('/v2', createRegistryApi(registry, { userForToken: (t) => store.userByTokenHash(hashToken(t))?.name }));
   let server: Server;
   try {
     server = await serve(app, config.host, config.port);
   } catch (e) {
     lifecycle.close();
     await network.close();
+    registry.close();
     store.close();
     releaseLock();
     throw e;
   }
+  // Hourly: untagged images and blobs nothing needs (never one an instance uses), expired upload sessions.
+  const gcTimer = setInterval(() => void images.prune().then(() => registry.sweepUploads()).catch((e: unknown) => logger.warn({ err: String(e) }, 'image gc failed')), 3600_000);
+  gcTimer.unref();
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -79,15 +106,20 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
     adminToken: token,
     config,
     images,
+    puller,
+    catalog,
+    registry,
     network,
     runtime,
     store,
     async stop() {
+      clearInterval(gcTimer);
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await closed;
       lifecycle.close();
       await network.close();
+      registry.close();
       store.close();
       releaseLock();
     },

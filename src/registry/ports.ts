@@ -58,13 +58,19 @@ export interface LocalRegistry {
   openBlob(digest: string, range?: { start: number; end: number }): Readable;
   /** Streams content in, verifies it against `expected`, then makes it visible. */
   putBlob(content: Readable | AsyncIterable<Buffer>, expected: { digest: string; size?: number }): Promise<{ digest: string; size: number }>;
+  /**
+   * Verifies a file and moves it into the store (a file on another filesystem
+   * is copied); the caller's file is gone afterwards. For imports that staged
+   * blobs beside the store.
+   */
+  putBlobFile(path: string, expected: { digest: string; size?: number }): Promise<{ digest: string; size: number }>;
 
   /**
    * Stores a manifest or index under `repo` and, when `reference` is a tag,
    * points the tag at it. Rejects (HangarError invalid_argument, or
    * not_found for a missing referenced blob) with nothing stored.
    */
-  putManifest(repo: string, reference: string, body: Buffer, mediaType: string, opts?: { pushedBy?: string }): Promise<{ digest: string }>;
+  putManifest(repo: string, reference: string, body: Buffer, mediaType: string, opts?: { pushedBy?: string }): Promise<{ digest: string; subject?: string }>;
   /** By tag or digest. */
   getManifest(repo: string, reference: string): Promise<StoredManifest | undefined>;
   deleteManifest(repo: string, digest: string): Promise<void>;
@@ -78,6 +84,12 @@ export interface LocalRegistry {
   /** Notified after every manifest put/delete (the image store drops caches, the API shows new images). */
   onChange(listener: (change: ManifestChange) => void): void;
 
-  /** Removes what nothing references; returns what it removed. */
-  gc(pinned: (digest: string) => boolean): Promise<{ removed: string[]; freedBytes: number }>;
+  /**
+   * Removes what nothing references; returns what it removed (`removed`:
+   * blob digests, manifest bodies included; `removedManifests`: manifests no
+   * repository holds any more). Content pushed less than `graceMs` ago that
+   * nothing references yet (a push in progress) is kept; the default grace is
+   * the store's (1 h), 0 collects it too.
+   */
+  gc(pinned: (digest: string) => boolean, opts?: { graceMs?: number }): Promise<{ removed: string[]; freedBytes: number; removedManifests: string[] }>;
 }

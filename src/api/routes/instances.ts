@@ -39,6 +39,12 @@ const toRef = (r: RefLike): InstanceRef => (r.uuid !== undefined ? { uuid: r.uui
 
 function toCreateInput(b: CreateInstanceBody): CreateInstanceInput {
   const input: CreateInstanceInput = { image: typeof b.image === 'string' ? b.image : b.image.url };
+  if (typeof b.image !== 'string') {
+    const { credentials, headers, pull_policy } = b.image;
+    if (credentials || headers || pull_policy) {
+      input.imageSource = { ...(credentials ? { credentials } : {}), ...(headers ? { headers } : {}), ...(pull_policy ? { pullPolicy: pull_policy } : {}) };
+    }
+  }
   if (b.name !== undefined) input.name = b.name;
   if (b.args !== undefined) input.args = b.args;
   if (b.env !== undefined) input.env = b.env;

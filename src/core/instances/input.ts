@@ -1,11 +1,14 @@
 import { invalid } from '../../lib/errors.js';
 import { isDnsLabel } from '../../lib/ids.js';
 import { DEFAULT_MEMORY_MB, DEFAULT_VCPUS, type Feature, type RestartPolicy } from '../instance.js';
+import type { ImageSource } from '../ports/images.js';
 
 /** What a create asks for, after the API has checked shapes and types. */
 export interface CreateInstanceInput {
   name?: string;
   image: string;
+  /** Pull policy, credentials and headers of an `ImageSpec` image. */
+  imageSource?: ImageSource;
   args?: string[];
   env?: Record<string, string>;
   memoryMb?: number;

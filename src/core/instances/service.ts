@@ -68,7 +68,7 @@ export class InstanceService {
    */
   async create(user: User, input: CreateInstanceInput): Promise<Instance[]> {
     const req = checkCreate(input, this.d.limits);
-    const image = await this.d.images.resolve(req.image).catch((e: unknown) => {
+    const image = await this.d.images.resolve(req.image, req.imageSource).catch((e: unknown) => {
       if (e instanceof HangarError && (e.kind === 'not_found' || e.kind === 'invalid_argument')) throw invalid('image', e.message);
       throw e;
     });

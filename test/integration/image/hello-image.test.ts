@@ -166,8 +166,8 @@ describe('hello image', { skip: isRoot ? false : 'needs root (rootfs is chowned 
       digest = rec.digest;
       const manifest = JSON.parse(await readFile(join(storeRoot, 'blobs/sha256', digestHex(digest)), 'utf8')) as { layers: { size: number }[] };
       assert.equal(rec.sizeBytes, manifest.layers.reduce((n, l) => n + l.size, 0));
-      const refs = JSON.parse(await readFile(join(storeRoot, 'refs.json'), 'utf8')) as { refs: Record<string, { digest: string }> };
-      assert.equal(refs.refs['hello:latest']!.digest, digest);
+      const tags = await store.registry.tags('hello');
+      assert.deepEqual(tags.map((t) => [t.tag, t.digest]), [['latest', digest]]);
       assert.deepEqual(await readdir(join(storeRoot, 'rootfs')), [], 'unpacked lazily');
     });
 

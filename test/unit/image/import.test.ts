@@ -54,14 +54,14 @@ describe('LocalImageStore.import validation', () => {
     return dir;
   };
 
-  /** Nothing visible in the store: no ref, no blob, no rootfs, no temp leftovers. */
+  /** Nothing visible in the store: no tag, no repository, no blob, no rootfs, no temp or upload leftovers. */
   async function assertEmpty(): Promise<void> {
     assert.deepEqual(await store.list(), []);
     assert.deepEqual(await readdir(join(root, 'blobs', 'sha256')), []);
     assert.deepEqual(await readdir(join(root, 'rootfs')), []);
     assert.deepEqual(await readdir(join(root, 'tmp')), []);
-    const refs = JSON.parse(await readFile(join(root, 'refs.json'), 'utf8').catch(() => '{"refs":{}}')) as { refs: object };
-    assert.deepEqual(refs.refs, {});
+    assert.deepEqual(await store.registry.repositories(), []);
+    assert.deepEqual(await readdir(join(root, 'uploads')), []);
   }
 
   it('refuses a layer whose content does not match its digest, and stores nothing (layout dir)', async () => {

@@ -1,0 +1,385 @@
+/**
+ * NodeImageCatalog: what the images API shows and changes, read from the
+ * LocalRegistry (the one place images live).
+ *
+ * - An image is a (repository, manifest-or-index digest) pair with the tags on
+ *   it; its kind, config, size and platform come from classifyImage (indexes:
+ *   the entry this node would use).
+ * - `users`: names of the users whose instances were created from it (an
+ *   instance's imageDigest is the manifest or index digest, or a child of it).
+ * - Pins (`POST /v1/images`) are kept in `pinsFile`; a pinned image is a GC
+ *   root and cannot be removed until unpinned. A pin's uuid is derived from its
+ *   reference, so pinning the same reference twice gives the same uuid.
+ * - remove() refuses while an instance uses the image, then deletes the tag
+ *   (or every tag of a digest, and the manifest) and lets `gc` collect.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Instance } from '../core/instance.js';
+import type {
+  HeldImage,
+  ImageCatalog,
+  ImageFilter,
+  PinRequest,
+  PinnedImage,
+  RepositoryListing,
+  UnikernelParts,
+} from '../core/ports/images.js';
+import { HangarError, asHangarError, invalid } from '../lib/errors.js';
+import { Mutex } from '../lib/mutex.js';
+import { silentLogger, type Logger } from '../lib/log.js';
+import type { LocalRegistry, TagInfo } from '../registry/ports.js';
+import { atomicWriteFile } from './fs-util.js';
+import { INDEX_TYPES } from './media-types.js';
+import type { ImagePuller } from './puller.js';
+import { formatReference, lookupNames, parseReference } from './reference.js';
+import { isKernelOrRomImage, parseIndex, type ImageInfo } from './unikraft.js';
+
+export interface CatalogOptions {
+  registry: LocalRegistry;
+  puller: ImagePuller;
+  /** Every instance of every user (for `users` and the in-use check). */
+  instances: () => Instance[];
+  userName: (uuid: string) => string | undefined;
+  /** JSON file holding the pins. */
+  pinsFile: string;
+  /** Collects what a removal left unreferenced; `keep` says which manifest digests must stay. */
+  gc?: (keep: (digest: string) => boolean) => Promise<unknown>;
+  logger?: Logger;
+}
+
+interface PinRecord extends PinnedImage {
+  /** Digests of the index's entries (so instances created from a child count). */
+  children?: string[];
+}
+
+export interface Viewer {
+  uuid: string;
+  admin: boolean;
+}
+
+const ADMIN: Viewer = { uuid: '', admin: true };
+
+/** A UUID-shaped id derived from a string (stable across restarts). */
+export function stableUuid(s: string): string {
+  const h = createHash('sha256').update(s).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+const REPO_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+export class NodeImageCatalog implements ImageCatalog {
+  private readonly o: CatalogOptions;
+  private readonly log: Logger;
+  private pinsLoaded = false;
+  private readonly pinRecords = new Map<string, PinRecord>();
+  private readonly mutex = new Mutex();
+
+  constructor(o: CatalogOptions) {
+    this.o = o;
+    this.log = o.logger ?? silentLogger;
+  }
+
+  /** Loads the pins file (missing = no pins). */
+  async init(): Promise<void> {
+    try {
+      const doc = JSON.parse(await readFile(this.o.pinsFile, 'utf8')) as { pins?: PinRecord[] };
+      for (const p of doc.pins ?? []) this.pinRecords.set(p.uuid, p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err: String(e), file: this.o.pinsFile }, 'cannot read pins; starting with none');
+    }
+    this.pinsLoaded = true;
+  }
+
+  /** True for a manifest digest a pin holds (GC root). */
+  isPinned(digest: string): boolean {
+    this.expire();
+    for (const p of this.pinRecords.values()) if (p.digest === digest || p.children?.includes(digest)) return true;
+    return false;
+  }
+
+  /** True for a manifest digest an instance was created from. */
+  inUse(digest: string): boolean {
+    return this.o.instances().some((i) => i.imageDigest === digest);
+  }
+
+  /** What garbage collection must keep: pinned or used images. */
+  readonly keep = (digest: string): boolean => this.isPinned(digest) || this.inUse(digest);
+
+  // --- listing ----------------------------------------------------------------
+
+  private async describe(repo: string, digest: string): Promise<{ info: ImageInfo; children: string[] } | undefined> {
+    const m = await this.o.registry.getManifest(repo, digest);
+    if (!m) return undefined;
+    const children = INDEX_TYPES.has(m.mediaType) ? parseIndex(m.body).map((e) => e.digest) : [];
+    try {
+      return { info: await this.o.puller.describe(repo, m), children };
+    } catch (e) {
+      this.log.warn({ repo, digest, err: asHangarError(e).message }, 'cannot describe a stored image; left out of the listing');
+      return undefined;
+    }
+  }
+
+  /** (repo, digest) → tags, over every repository, plus untagged images that pins or instances hold. */
+  private async groups(): Promise<Map<string, { repo: string; digest: string; tags: TagInfo[] }>> {
+    const out = new Map<string, { repo: string; digest: string; tags: TagInfo[] }>();
+    for (const repo of await this.o.registry.repositories()) {
+      for (const t of await this.o.registry.tags(repo)) {
+        const key = `${repo}@${t.digest}`;
+        const g = out.get(key) ?? { repo, digest: t.digest, tags: [] };
+        g.tags.push(t);
+        out.set(key, g);
+      }
+    }
+    for (const p of this.pinRecords.values()) {
+      if (p.digest && !out.has(`${p.repo}@${p.digest}`)) out.set(`${p.repo}@${p.digest}`, { repo: p.repo, digest: p.digest, tags: [] });
+    }
+    // Untagged images instances were created from (a pull by digest): listed under the repository their reference names.
+    const known = new Set<string>();
+    for (const g of out.values()) {
+      known.add(g.digest);
+      const m = await this.o.registry.getManifest(g.repo, g.digest);
+      if (m && INDEX_TYPES.has(m.mediaType)) for (const e of parseIndex(m.body)) known.add(e.digest);
+    }
+    for (const i of this.o.instances()) {
+      if (known.has(i.imageDigest)) continue;
+      let names: string[];
+      try {
+        names = lookupNames(parseReference(i.image)).filter((n) => REPO_RE.test(n));
+      } catch {
+        continue;
+      }
+      for (const repo of names) {
+        if (await this.o.registry.getManifest(repo, i.imageDigest)) {
+          out.set(`${repo}@${i.imageDigest}`, { repo, digest: i.imageDigest, tags: [] });
+          known.add(i.imageDigest);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  async list(filter: ImageFilter = {}, viewer: Viewer = ADMIN): Promise<HeldImage[]> {
+    this.expire();
+    const instances = this.o.instances();
+    const out: HeldImage[] = [];
+    const tagMatch = filter.tag !== undefined ? tagMatcher(filter.tag) : undefined;
+    for (const g of (await this.groups()).values()) {
+      if (tagMatch && !g.tags.some((t) => tagMatch(g.repo, t.tag))) continue;
+      const d = await this.describe(g.repo, g.digest);
+      if (!d) continue;
+      const digests = new Set([g.digest, ...d.children]);
+      if (filter.digest !== undefined && !digests.has(filter.digest)) continue;
+      const tags = [...g.tags].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+      const userUuids = new Set(instances.filter((i) => digests.has(i.imageDigest)).map((i) => i.owner));
+      const users = [...userUuids].filter((u) => viewer.admin || u === viewer.uuid).map((u) => this.o.userName(u) ?? u).sort();
+      const created = d.info.created ?? tags[0]?.updatedAt;
+      out.push({
+        repo: g.repo,
+        digest: g.digest,
+        tags: tags.map((t) => t.tag),
+        createdAt: new Date(created && !Number.isNaN(Date.parse(created)) ? created : 0),
+        sizeBytes: d.info.sizeBytes,
+        config: d.info.config,
+        kind: d.info.kind,
+        initrdOrRom: isKernelOrRomImage(d.info),
+        platform: d.info.platform,
+        owner: tags.find((t) => t.pushedBy !== undefined)?.pushedBy,
+        users,
+        pinned: [...digests].some((x) => this.isPinned(x)),
+        ...(isKernelOrRomImage(d.info) ? { unikernel: unikernelParts(d.info) } : {}),
+      });
+    }
+    // A bare tag (`v1`) that named no repository: match it as a tag of any repository.
+    if (filter.tag !== undefined && out.length === 0 && /^[\w][\w.-]*$/.test(filter.tag) && !filter.tag.includes(':')) {
+      const all = await this.list({ ...(filter.digest !== undefined ? { digest: filter.digest } : {}) }, viewer);
+      return all.filter((i) => i.tags.includes(filter.tag!));
+    }
+    return out.sort((a, b) => a.repo.localeCompare(b.repo) || b.createdAt.getTime() - a.createdAt.getTime());
+  }
+
+  async repositories(): Promise<RepositoryListing[]> {
+    const out: RepositoryListing[] = [];
+    const sizes = new Map<string, number>();
+    for (const repo of (await this.o.registry.repositories()).sort()) {
+      const tags: RepositoryListing['tags'] = [];
+      for (const t of await this.o.registry.tags(repo)) {
+        let size = sizes.get(t.digest);
+        if (size === undefined) {
+          size = (await this.describe(repo, t.digest))?.info.sizeBytes ?? 0;
+          sizes.set(t.digest, size);
+        }
+        tags.push({ name: t.tag, digest: t.digest, size, pushTime: t.updatedAt });
+      }
+      tags.sort((a, b) => a.name.localeCompare(b.name));
+      out.push({ name: repo, tags });
+    }
+    return out;
+  }
+
+  // --- pins -------------------------------------------------------------------
+
+  pins(viewer: Viewer): PinnedImage[] {
+    this.expire();
+    return [...this.pinRecords.values()].filter((p) => viewer.admin || p.owner === viewer.uuid).map(publicPin);
+  }
+
+  async pin(owner: string, req: PinRequest): Promise<PinnedImage> {
+    if (!this.pinsLoaded) throw new HangarError('internal', 'image catalog used before init()');
+    const r = parseReference(req.url, 'url');
+    const url = formatReference(r);
+    const uuid = stableUuid(url);
+    const policy = req.source.pullPolicy ?? 'if_not_present';
+    const work = (async (): Promise<PinRecord> => {
+      let hit = policy === 'always' ? undefined : await this.o.puller.localHit(r);
+      let repo = hit?.repo;
+      let digest = hit?.manifest.digest;
+      if (!hit) {
+        if (policy === 'never') throw new HangarError('not_found', `url: image '${req.url}' is not on this node and pull_policy is 'never'`);
+        const pulled = await this.o.puller.pull(req.url, req.source);
+        repo = pulled.repo;
+        digest = pulled.digest;
+      }
+      const m = await this.o.registry.getManifest(repo!, digest!);
+      const children = m && INDEX_TYPES.has(m.mediaType) ? parseIndex(m.body).map((e) => e.digest) : [];
+      const tags = (await this.o.registry.tags(repo!)).filter((t) => t.digest === digest).map((t) => t.tag);
+      const rec: PinRecord = {
+        uuid,
+        url,
+        repo: repo!,
+        digest,
+        tags,
+        createdAt: this.pinRecords.get(uuid)?.createdAt ?? new Date().toISOString(),
+        state: 'ready',
+        owner,
+        ...(req.autokillMs !== undefined ? { expiresAt: new Date(Date.now() + req.autokillMs).toISOString() } : {}),
+        ...(children.length > 0 ? { children } : {}),
+      };
+      await this.mutex.run(async () => {
+        this.pinRecords.set(uuid, rec);
+        await this.save();
+      });
+      return rec;
+    })();
+    if (req.timeoutS === 0) {
+      work.catch((e: unknown) => this.log.warn({ url, err: asHangarError(e).message }, 'background pull for a pin failed'));
+      return { uuid, url, repo: r.path, digest: undefined, tags: [], createdAt: new Date().toISOString(), state: 'pulling', owner };
+    }
+    if (req.timeoutS < 0) return publicPin(await work);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new HangarError('timeout', `url: '${req.url}' is still being pulled after ${req.timeoutS} s; the pin takes effect when the pull finishes`)), req.timeoutS * 1000);
+    });
+    work.catch(() => undefined); // a failure after the timeout has nobody to tell but the log
+    try {
+      return publicPin(await Promise.race([work, timeout]));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async unpin(uuid: string, viewer: Viewer): Promise<PinnedImage> {
+    this.expire();
+    const p = this.pinRecords.get(uuid);
+    if (!p || (!viewer.admin && p.owner !== viewer.uuid)) throw new HangarError('not_found', `No pinned image with UUID '${uuid}'`);
+    await this.mutex.run(async () => {
+      this.pinRecords.delete(uuid);
+      await this.save();
+    });
+    return publicPin(p);
+  }
+
+  private expire(): void {
+    const now = Date.now();
+    let changed = false;
+    for (const [k, p] of this.pinRecords) {
+      if (p.expiresAt && Date.parse(p.expiresAt) <= now) {
+        this.pinRecords.delete(k);
+        changed = true;
+      }
+    }
+    if (changed) void this.mutex.run(() => this.save()).catch((e: unknown) => this.log.error({ err: String(e) }, 'cannot save pins'));
+  }
+
+  private async save(): Promise<void> {
+    await mkdir(dirname(this.o.pinsFile), { recursive: true });
+    const body = JSON.stringify({ pins: [...this.pinRecords.values()] }, null, 1);
+    await atomicWriteFile(this.o.pinsFile, body, dirname(this.o.pinsFile));
+  }
+
+  // --- removal ----------------------------------------------------------------
+
+  async remove(ref: string): Promise<HeldImage[]> {
+    const r = parseReference(ref, 'image');
+    const hit = await this.o.puller.localHit(r);
+    if (!hit) throw new HangarError('not_found', `image '${ref}' not found on this node`);
+    const repo = hit.repo;
+    const digest = hit.manifest.digest;
+    const before = (await this.list({ digest })).filter((i) => i.repo === repo && i.digest === digest);
+    const children = INDEX_TYPES.has(hit.manifest.mediaType) ? parseIndex(hit.manifest.body).map((e) => e.digest) : [];
+    const digests = [digest, ...children];
+    const tags = (await this.o.registry.tags(repo)).filter((t) => t.digest === digest).map((t) => t.tag);
+    // Only the last tag on a digest (or a by-digest removal) takes the image away.
+    const lastTag = r.digest !== undefined || tags.length <= 1 || !tags.includes(r.tag ?? 'latest');
+    // In use: by digest when the image goes away, and by name when an instance was created from this tag
+    // (its restarts resolve the name again).
+    const removedTag = r.digest === undefined ? (r.tag ?? 'latest') : undefined;
+    const users = this.o.instances().filter((i) => (lastTag && digests.includes(i.imageDigest)) || (removedTag !== undefined && namesTag(i.image, repo, removedTag)));
+    if (users.length > 0) {
+      const names = users.slice(0, 5).map((i) => i.name).join(', ');
+      throw new HangarError('failed_precondition', `image '${ref}' is used by ${users.length} instance(s) (${names}${users.length > 5 ? ', …' : ''}); delete them first`);
+    }
+    if (lastTag && digests.some((d) => this.isPinned(d))) throw new HangarError('failed_precondition', `image '${ref}' is pinned; unpin it first (DELETE /v1/images)`);
+    if (r.digest !== undefined) {
+      for (const t of tags) await this.o.registry.deleteTag(repo, t);
+      await this.o.registry.deleteManifest(repo, digest);
+    } else {
+      await this.o.registry.deleteTag(repo, r.tag ?? 'latest');
+    }
+    this.log.info({ ref, repo, digest }, 'removed image');
+    if (lastTag && this.o.gc) await this.o.gc(this.keep).catch((e: unknown) => this.log.warn({ err: asHangarError(e).message }, 'gc after image removal failed'));
+    return before.map((i) => ({ ...i, tags: r.digest !== undefined ? i.tags : i.tags.filter((t) => t === (r.tag ?? 'latest')) }));
+  }
+}
+
+function publicPin(p: PinRecord): PinnedImage {
+  const { children: _children, ...rest } = p;
+  return rest;
+}
+
+/** Matches `name:tag` / `host/name:tag` / `name` (→ latest) against (repo, tag). */
+function tagMatcher(spec: string): (repo: string, tag: string) => boolean {
+  let r;
+  try {
+    r = parseReference(spec, 'tag');
+  } catch {
+    throw invalid('tag', `'${spec.slice(0, 80)}' is not an image reference`);
+  }
+  const names = lookupNames(r).filter((n) => REPO_RE.test(n));
+  const want = r.tag ?? 'latest';
+  return (repo, tag) => names.includes(repo) && tag === want;
+}
+
+/** True when the reference `image` (as an instance was created with) names `repo:tag`. */
+function namesTag(image: string, repo: string, tag: string): boolean {
+  try {
+    const r = parseReference(image);
+    return r.digest === undefined && (r.tag ?? 'latest') === tag && lookupNames(r).includes(repo);
+  } catch {
+    return false;
+  }
+}
+
+function unikernelParts(info: ImageInfo): UnikernelParts {
+  const part = (p: { digest: string; size: number; path: string }) => ({ digest: p.digest, size: p.size, path: p.path });
+  return {
+    ...(info.kernel ? { kernel: part(info.kernel) } : {}),
+    ...(info.initrd ? { initrd: part(info.initrd) } : {}),
+    roms: info.roms.map((r) => ({ ...(r.name !== undefined ? { name: r.name } : {}), digest: r.digest, size: r.size, ...(r.format ? { format: r.format } : {}), aligned: r.aligned })),
+    ...(info.osVersion !== undefined ? { osVersion: info.osVersion } : {}),
+    osFeatures: info.osFeatures,
+    ...(info.urunc ? { urunc: info.urunc.values } : {}),
+  };
+}

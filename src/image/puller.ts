@@ -1,0 +1,247 @@
+/**
+ * ImagePuller: the node's ImageStore as core sees it. `resolve` is a local hit
+ * or a pull (from the central registry, or the registry a full reference
+ * names) into the LocalRegistry followed by the local resolve, so core never
+ * knows registries exist.
+ *
+ * - Pull policy (UKC ImageSpec): `if_not_present` (default) pulls only what the
+ *   node lacks; `always` asks the registry every time (blobs the node holds are
+ *   not fetched again); `never` only uses what the node holds.
+ * - Credentials: the ImageSpec's, else the central registry's when the
+ *   reference is for central (no host, or central's host).
+ * - One pull per reference at a time: concurrent resolves of the same missing
+ *   image wait for the same pull.
+ * - Where images land: repository = the reference's path (`127.0.0.1:5000/library/hello:v1`
+ *   and `library/hello:v1` are the same local image), tag = its tag; a pull by
+ *   digest sets no tag.
+ * - Images that only a kernel-booting driver can run (unikernels, ROMs,
+ *   initrds, urunc) are stored and listed, but resolving one for this node's
+ *   runtime is a clear invalid_argument naming `image`.
+ */
+import { HangarError, asHangarError } from '../lib/errors.js';
+import { silentLogger, type Logger } from '../lib/log.js';
+import { RegistryClient, registryBaseUrl, type Progress, type RegistryClientOptions } from '../registry/client.js';
+import type { LocalRegistry, StoredManifest } from '../registry/ports.js';
+import type { ImageRecord, ImageSource, ImageStore, ResolvedImage } from '../core/ports/images.js';
+import { INDEX_TYPES } from './media-types.js';
+import { pullImage, type PullResult } from './pull.js';
+import { formatReference, lookupNames, parseReference, type ImageReference } from './reference.js';
+import { classifyImage, inspectContent, parseIndex, pickManifest, type ImageInfo } from './unikraft.js';
+
+export interface CentralRegistryConfig {
+  /** `http://127.0.0.1:5000`, `https://registry.example.com`, or `host[:port]`. */
+  url: string;
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+export interface ImagePullerOptions {
+  /** The node's local store: resolves what the LocalRegistry holds to a rootfs. */
+  store: ImageStore;
+  registry: LocalRegistry;
+  central?: CentralRegistryConfig | undefined;
+  logger?: Logger;
+  /** Registry request/stall timeout (ms). */
+  timeoutMs?: number;
+  /** Name of the runtime and the image kinds it runs (default runc: plain OCI images). */
+  runtime?: { name: string; kinds: readonly string[] };
+}
+
+export interface PullOutcome extends PullResult {
+  /** Where it came from (`http://127.0.0.1:5000/library/hello:v1`). */
+  source: string;
+  ms: number;
+}
+
+/** A local image found for a reference. */
+export interface LocalHit {
+  repo: string;
+  manifest: StoredManifest;
+}
+
+/** Container layers up to this size are searched for urunc's /urunc.json when classifying. */
+const INSPECT_MAX_BYTES = 16 * 1024 * 1024;
+
+const REPO_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+const KIND_WORDS: Record<string, string> = {
+  unikernel: 'unikernel',
+  rom: 'ROM',
+  initrd: 'initrd (a rootfs for a unikernel platform)',
+  urunc: 'urunc unikernel',
+};
+
+export class ImagePuller implements ImageStore {
+  private readonly store: ImageStore;
+  private readonly registry: LocalRegistry;
+  private readonly central: CentralRegistryConfig | undefined;
+  private readonly log: Logger;
+  private readonly timeoutMs: number | undefined;
+  private readonly runtime: { name: string; kinds: readonly string[] };
+  private readonly inflight = new Map<string, Promise<PullOutcome>>();
+  /** manifest digest → classification (content-addressed, so never stale). */
+  private readonly infoCache = new Map<string, ImageInfo>();
+
+  constructor(o: ImagePullerOptions) {
+    this.store = o.store;
+    this.registry = o.registry;
+    this.central = o.central;
+    this.log = o.logger ?? silentLogger;
+    this.timeoutMs = o.timeoutMs;
+    this.runtime = o.runtime ?? { name: 'runc', kinds: ['oci'] };
+  }
+
+  list(): Promise<ImageRecord[]> {
+    return this.store.list();
+  }
+
+  async resolve(ref: string, source?: ImageSource): Promise<ResolvedImage> {
+    const r = parseReference(ref, 'image');
+    const policy = source?.pullPolicy ?? 'if_not_present';
+    let hit = policy === 'always' ? undefined : await this.localHit(r);
+    let resolveAs = ref;
+    if (!hit) {
+      if (policy === 'never') throw new HangarError('not_found', `image '${ref}' is not on this node and pull_policy is 'never'`);
+      if (this.canPull(r)) {
+        const pulled = await this.pull(ref, source);
+        if (r.digest && pulled.digest !== r.digest) resolveAs = `${pulled.repo}@${pulled.digest}`;
+        hit = { repo: pulled.repo, manifest: (await this.registry.getManifest(pulled.repo, pulled.digest))! };
+      } else if (policy === 'always') {
+        hit = await this.localHit(r);
+      }
+      if (!hit) throw new HangarError('not_found', `image '${ref}' not found on this node (and no central registry is configured to pull it from)`);
+    }
+    await this.checkRunnable(ref, hit);
+    return this.store.resolve(resolveAs);
+  }
+
+  /** True when `ref` names a registry to pull from (its own host, or central). */
+  canPull(r: ImageReference): boolean {
+    return r.domain !== undefined || this.central !== undefined;
+  }
+
+  /** The manifest the LocalRegistry holds for a reference (full name first, then the name without its host). */
+  async localHit(r: ImageReference): Promise<LocalHit | undefined> {
+    const reference = r.digest ?? r.tag ?? 'latest';
+    for (const name of lookupNames(r)) {
+      if (!REPO_RE.test(name)) continue;
+      const m = await this.registry.getManifest(name, reference).catch(() => undefined);
+      if (m) return { repo: name, manifest: m };
+    }
+    return undefined;
+  }
+
+  /**
+   * Pulls `ref` into the LocalRegistry (always asks the registry; blobs held are
+   * not fetched again). Concurrent pulls of the same reference share one.
+   */
+  pull(ref: string, source?: ImageSource, onProgress?: Progress): Promise<PullOutcome> {
+    const r = parseReference(ref, 'image');
+    const from = this.sourceFor(r, source);
+    if (!from) return Promise.reject(new HangarError('not_found', `image '${ref}' is not on this node and no central registry is configured to pull it from`));
+    const reference = r.digest ?? r.tag ?? 'latest';
+    const localTag = r.digest ? undefined : (r.tag ?? 'latest');
+    const where = `${registryBaseUrl(from.registry)}/${r.path}${r.digest ? `@${r.digest}` : `:${reference}`}`;
+    const running = this.inflight.get(where);
+    if (running) return running;
+    const client = new RegistryClient(from);
+    const t0 = Date.now();
+    const p = pullImage(this.registry, client, { remoteRepo: r.path, reference, localRepo: r.path, localTag }, onProgress ? { onProgress } : {})
+      .then((res): PullOutcome => {
+        const out = { ...res, source: where, ms: Date.now() - t0 };
+        this.log.info({ ref: formatReference(r), source: where, digest: res.digest, bytes: res.bytesFetched, blobs: res.blobsFetched, ms: out.ms }, 'pulled image');
+        return out;
+      })
+      .catch((e: unknown) => {
+        throw pullError(ref, where, e);
+      })
+      .finally(() => {
+        this.inflight.delete(where);
+        client.close();
+      });
+    this.inflight.set(where, p);
+    return p;
+  }
+
+  /** What `digest` (a manifest or index in `repo`) is, from its config; cached. */
+  async describe(repo: string, manifest: StoredManifest): Promise<ImageInfo> {
+    const cached = this.infoCache.get(manifest.digest);
+    if (cached) return cached;
+    let m = manifest;
+    let descriptor: Parameters<typeof classifyImage>[2];
+    if (INDEX_TYPES.has(m.mediaType)) {
+      const pick = pickManifest(parseIndex(m.body));
+      const child = pick ? await this.registry.getManifest(repo, pick.digest) : undefined;
+      if (!pick || !child) throw new HangarError('invalid_argument', `${repo}@${manifest.digest} has no image this node can use`, { field: 'image' });
+      m = child;
+      descriptor = pick;
+    }
+    const doc = JSON.parse(m.body.toString('utf8')) as { config?: { digest?: string } };
+    const configDigest = doc.config?.digest;
+    if (typeof configDigest !== 'string') throw new HangarError('invalid_argument', `${repo}@${m.digest} has no config`, { field: 'image' });
+    const configBody = await readAll(this.registry.openBlob(configDigest), 4 * 1024 * 1024);
+    const info = classifyImage(m.body, configBody, descriptor);
+    // Look inside small images: ROM formats, kernel/initrd tars, urunc's /urunc.json fallback.
+    const report = await inspectContent(info, (d) => this.registry.blobPath(d), INSPECT_MAX_BYTES).catch((e: unknown) => ({ problems: [asHangarError(e).message] }));
+    if (report.problems.length > 0) this.log.warn({ repo, digest: manifest.digest, problems: report.problems }, 'image does not follow its format');
+    this.infoCache.set(manifest.digest, info);
+    return info;
+  }
+
+  private async checkRunnable(ref: string, hit: LocalHit): Promise<void> {
+    const info = await this.describe(hit.repo, hit.manifest);
+    if (this.runtime.kinds.includes(info.kind)) return;
+    const what = KIND_WORDS[info.kind] ?? info.kind;
+    throw new HangarError(
+      'invalid_argument',
+      `'${ref}' is a unikernel/ROM image (${what}${info.platform ? `, ${info.platform}` : ''}); the ${this.runtime.name} driver cannot run it`,
+      { field: 'image' },
+    );
+  }
+
+  private sourceFor(r: ImageReference, source: ImageSource | undefined): RegistryClientOptions | undefined {
+    const central = this.central;
+    const centralHost = central ? new URL(registryBaseUrl(central.url)).host : undefined;
+    const forCentral = central !== undefined && (r.domain === undefined || centralHost === r.domain);
+    if (r.domain === undefined && !central) return undefined;
+    const creds = source?.credentials ?? (forCentral && central?.username !== undefined ? { username: central.username, password: central.password ?? '' } : undefined);
+    return {
+      registry: forCentral ? central!.url : r.domain!,
+      credentials: creds,
+      headers: source?.headers,
+      ...(this.timeoutMs !== undefined ? { timeoutMs: this.timeoutMs } : {}),
+      userAgent: 'hangar-node',
+    };
+  }
+}
+
+/**
+ * Registry failures as the create/pin caller should see them: a missing image
+ * or refused credentials are the caller's (400 naming `image` once core adds
+ * the field), an unreachable registry is the node's (503).
+ */
+function pullError(ref: string, where: string, e: unknown): HangarError {
+  const err = asHangarError(e, 'unavailable');
+  switch (err.kind) {
+    case 'not_found':
+      return new HangarError('not_found', `image '${ref}' not found at ${where} (${err.message})`, { cause: e });
+    case 'unauthenticated':
+    case 'permission_denied':
+      return new HangarError('invalid_argument', `the registry refused to let this node pull '${ref}' from ${where}: ${err.message}`, { field: 'image', cause: e });
+    case 'invalid_argument':
+      return new HangarError('invalid_argument', `cannot pull '${ref}' from ${where}: ${err.message}`, { field: 'image', cause: e });
+    default:
+      return new HangarError('unavailable', `image: cannot pull '${ref}' from ${where}: ${err.message}`, { cause: e });
+  }
+}
+
+async function readAll(stream: AsyncIterable<Buffer>, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    n += c.length;
+    if (n > max) throw new HangarError('invalid_argument', `image config is larger than ${max} bytes`, { field: 'image' });
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}

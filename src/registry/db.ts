@@ -1,0 +1,148 @@
+/**
+ * The registry's metadata, in one small SQLite file (WAL) beside the blobs:
+ * which blobs are stored and in which repositories they are linked, the
+ * manifests of each repository with what they reference, tags, and upload
+ * sessions. Blob and manifest bodies are files in the content store; a row
+ * is what makes one visible, and rows change only inside transactions that
+ * also move the files, so the two never disagree for a reader.
+ */
+import Database from 'better-sqlite3';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS blobs (
+  digest TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  -- 1 once a manifest referenced it: from then on only reachability keeps it (fresh unreferenced blobs are an upload in progress)
+  referenced INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS blob_links (
+  repo TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (repo, digest)
+);
+CREATE TABLE IF NOT EXISTS manifests (
+  repo TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  subject TEXT,
+  artifact_type TEXT,
+  annotations TEXT,
+  created_ms INTEGER NOT NULL,
+  referenced INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (repo, digest)
+);
+CREATE INDEX IF NOT EXISTS manifests_by_digest ON manifests(digest);
+CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests(repo, subject) WHERE subject IS NOT NULL;
+CREATE TABLE IF NOT EXISTS manifest_refs (
+  manifest TEXT NOT NULL,
+  child TEXT NOT NULL,
+  PRIMARY KEY (manifest, child)
+);
+CREATE TABLE IF NOT EXISTS tags (
+  repo TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  pushed_by TEXT,
+  PRIMARY KEY (repo, tag)
+);
+CREATE INDEX IF NOT EXISTS tags_by_digest ON tags(digest);
+CREATE TABLE IF NOT EXISTS uploads (
+  uuid TEXT PRIMARY KEY,
+  repo TEXT NOT NULL,
+  offset INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+`;
+
+export interface BlobRow {
+  digest: string;
+  size: number;
+  created_ms: number;
+  referenced: number;
+}
+
+export interface ManifestRow {
+  repo: string;
+  digest: string;
+  media_type: string;
+  size: number;
+  subject: string | null;
+  artifact_type: string | null;
+  annotations: string | null;
+  created_ms: number;
+  referenced: number;
+}
+
+export interface TagRow {
+  repo: string;
+  tag: string;
+  digest: string;
+  updated_at: string;
+  pushed_by: string | null;
+}
+
+export interface UploadRow {
+  uuid: string;
+  repo: string;
+  offset: number;
+  created_ms: number;
+  updated_ms: number;
+}
+
+export function openRegistryDb(path: string) {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 10000');
+  db.exec(SCHEMA);
+  const s = {
+    blob: db.prepare<[string], BlobRow>('SELECT * FROM blobs WHERE digest = ?'),
+    allBlobs: db.prepare<[], BlobRow>('SELECT * FROM blobs'),
+    insertBlob: db.prepare<[string, number, number]>('INSERT INTO blobs (digest, size, created_ms, referenced) VALUES (?, ?, ?, 0)'),
+    /** A second write of a stored blob protects it again like a fresh one (a push is in progress). */
+    refreshBlob: db.prepare<[number, string]>('UPDATE blobs SET created_ms = ?, referenced = 0 WHERE digest = ?'),
+    markBlobReferenced: db.prepare<[string]>('UPDATE blobs SET referenced = 1 WHERE digest = ?'),
+    deleteBlob: db.prepare<[string]>('DELETE FROM blobs WHERE digest = ?'),
+    link: db.prepare<[string, string], { repo: string }>('SELECT repo FROM blob_links WHERE repo = ? AND digest = ?'),
+    linkedRepos: db.prepare<[string], { repo: string }>('SELECT repo FROM blob_links WHERE digest = ?'),
+    insertLink: db.prepare<[string, string]>('INSERT OR IGNORE INTO blob_links (repo, digest) VALUES (?, ?)'),
+    deleteLink: db.prepare<[string, string]>('DELETE FROM blob_links WHERE repo = ? AND digest = ?'),
+    deleteLinksOf: db.prepare<[string]>('DELETE FROM blob_links WHERE digest = ?'),
+    manifest: db.prepare<[string, string], ManifestRow>('SELECT * FROM manifests WHERE repo = ? AND digest = ?'),
+    manifestAnyRepo: db.prepare<[string], ManifestRow>('SELECT * FROM manifests WHERE digest = ? LIMIT 1'),
+    allManifests: db.prepare<[], ManifestRow>('SELECT * FROM manifests'),
+    insertManifest: db.prepare<[string, string, string, number, string | null, string | null, string | null, number, number]>(
+      'INSERT OR IGNORE INTO manifests (repo, digest, media_type, size, subject, artifact_type, annotations, created_ms, referenced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    markManifestReferenced: db.prepare<[string, string]>('UPDATE manifests SET referenced = 1 WHERE repo = ? AND digest = ?'),
+    deleteManifest: db.prepare<[string, string]>('DELETE FROM manifests WHERE repo = ? AND digest = ?'),
+    referrers: db.prepare<[string, string], ManifestRow>('SELECT * FROM manifests WHERE repo = ? AND subject = ? ORDER BY digest'),
+    repositories: db.prepare<[], { repo: string }>('SELECT DISTINCT repo FROM manifests ORDER BY repo'),
+    repoExists: db.prepare<[string], { repo: string }>('SELECT repo FROM manifests WHERE repo = ? LIMIT 1'),
+    insertRef: db.prepare<[string, string]>('INSERT OR IGNORE INTO manifest_refs (manifest, child) VALUES (?, ?)'),
+    refsOf: db.prepare<[string], { child: string }>('SELECT child FROM manifest_refs WHERE manifest = ?'),
+    deleteRefsOf: db.prepare<[string]>('DELETE FROM manifest_refs WHERE manifest = ?'),
+    tag: db.prepare<[string, string], TagRow>('SELECT * FROM tags WHERE repo = ? AND tag = ?'),
+    tagsOf: db.prepare<[string], TagRow>('SELECT * FROM tags WHERE repo = ? ORDER BY tag'),
+    allTags: db.prepare<[], TagRow>('SELECT * FROM tags'),
+    tagsOfDigest: db.prepare<[string], TagRow>('SELECT * FROM tags WHERE digest = ?'),
+    upsertTag: db.prepare<[string, string, string, string, string | null]>(
+      'INSERT INTO tags (repo, tag, digest, updated_at, pushed_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (repo, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at, pushed_by = excluded.pushed_by',
+    ),
+    deleteTag: db.prepare<[string, string]>('DELETE FROM tags WHERE repo = ? AND tag = ?'),
+    deleteTagsAt: db.prepare<[string, string]>('DELETE FROM tags WHERE repo = ? AND digest = ?'),
+    upload: db.prepare<[string], UploadRow>('SELECT * FROM uploads WHERE uuid = ?'),
+    allUploads: db.prepare<[], UploadRow>('SELECT * FROM uploads'),
+    countUploads: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM uploads'),
+    insertUpload: db.prepare<[string, string, number, number]>('INSERT INTO uploads (uuid, repo, offset, created_ms, updated_ms) VALUES (?, ?, 0, ?, ?)'),
+    setUploadOffset: db.prepare<[number, number, string]>('UPDATE uploads SET offset = ?, updated_ms = ? WHERE uuid = ?'),
+    deleteUpload: db.prepare<[string]>('DELETE FROM uploads WHERE uuid = ?'),
+  };
+  return { db, s };
+}
+
+export type RegistryDb = ReturnType<typeof openRegistryDb>;
