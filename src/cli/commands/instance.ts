@@ -1,78 +1,193 @@
-import { Command } from 'commander';
-import { api, type ClientOptions } from '../client.js';
+import { HangarError } from '../../lib/errors.js';
+import { outputFormat } from '../output.js';
+import { parseDuration } from '../parse/units.js';
+import { group, verb, type Ctx, type VerbSpec } from '../spec.js';
+import { CREATE_OPTIONS, createInstances, planCreate, type CreateFlags } from './instance-create.js';
+import { logsVerb } from './instance-logs.js';
+import { printInstances, printTransitions, refOf, refQuery, succeeded } from './instance-view.js';
 
-const out = (v: unknown, json: boolean): void => {
-  if (json) process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
-};
+type Out = { output: string };
+const names = (a: string | string[] | undefined): string[] => (Array.isArray(a) ? a : a === undefined ? [] : [a]);
 
-function table(rows: Array<Record<string, unknown>>, cols: string[]): void {
-  const cells = rows.map((r) => cols.map((c) => String(r[c] ?? '')));
-  const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
-  const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  process.stdout.write(`${line(cols.map((c) => c.toUpperCase()))}\n`);
-  for (const r of cells) process.stdout.write(`${line(r)}\n`);
+const create = verb<CreateFlags & Out & { image?: string }>({
+  name: 'create',
+  aliases: ['new'],
+  summary: 'Create an instance from an image and start it',
+  description: 'The image is --image or the first argument; the other arguments are the whole argv of the app (use -- before flags meant for the app).',
+  args: [{ name: 'args', description: '[image] then the app\'s argv', variadic: true }],
+  options: [{ flags: '--image <ref>', description: 'image reference, e.g. hello:latest' }, ...CREATE_OPTIONS],
+  output: true,
+  examples: [
+    'hangar instance create --image hello:latest -n web',
+    'hangar instance create hello:latest -n web -M 256Mi -e GREETING=hi',
+    'hangar instance create hello:latest -n web -p 443:8080/http+tls',
+    'hangar instance create hello:latest -n alt -- /hello --port 9000',
+  ],
+  async run(ctx, a, o) {
+    const format = outputFormat(o.output);
+    const rest = names(a['args']);
+    const image = o.image ?? rest.shift();
+    if (!image) throw new HangarError('invalid_argument', 'instance create: no image; pass --image <ref> (e.g. --image hello:latest); `hangar image list` shows what the node has', { field: '--image' });
+    const plan = planCreate(ctx, o, image, rest);
+    const made = await createInstances(ctx, plan);
+    printInstances(ctx, format, made);
+  },
+});
+
+const list = verb<Out>({
+  name: 'list',
+  aliases: ['ls'],
+  summary: 'List instances',
+  output: true,
+  examples: ['hangar instance list', 'hangar instance ls -o json'],
+  async run(ctx, _a, o) {
+    const format = outputFormat(o.output);
+    const { entries } = await ctx.node().call('GET', '/v1/instances', undefined, { signal: ctx.io.signal });
+    printInstances(ctx, format, entries);
+  },
+});
+
+const get = verb<Out>({
+  name: 'get',
+  aliases: ['show', 'inspect'],
+  summary: 'Show instances in detail',
+  args: [{ name: 'instances', description: 'names or UUIDs', required: true, variadic: true }],
+  output: true,
+  examples: ['hangar instance get web', 'hangar instance get web -o yaml'],
+  async run(ctx, a, o) {
+    const format = outputFormat(o.output);
+    const reply = await ctx.node().call('GET', `/v1/instances?${refQuery(names(a['instances']))}`, undefined, { signal: ctx.io.signal });
+    printInstances(ctx, format, succeeded(ctx, 'instance get', reply), 'fields');
+  },
+});
+
+/** PUT /v1/instances/<verb> for each named instance. */
+async function transition(ctx: Ctx, verbName: string, refs: string[], extra: Record<string, unknown>, timeoutMs?: number) {
+  const reply = await ctx.node().call('PUT', `/v1/instances/${verbName}`, refs.map((r) => ({ ...refOf(r), ...extra })), { ...(timeoutMs ? { timeoutMs } : {}), signal: ctx.io.signal });
+  return succeeded(ctx, `instance ${verbName}`, reply);
 }
 
-const common = (c: Command): Command =>
-  c.option('--metro <url>', 'node API URL (env UKC_METRO)').option('--token <token>', 'API token (env UKC_TOKEN)').option('-o, --output <format>', 'table or json', 'table');
-
-type Opts = ClientOptions & { output: string };
-
-export function instanceCommand(): Command {
-  const cmd = new Command('instance').alias('instances').description('Manage instances on a node');
-
-  common(cmd.command('list').alias('ls').description('List instances')).action(async (o: Opts) => {
-    const rows = await api(o, 'GET', '/v1/instances');
-    if (o.output === 'json') return out(rows, true);
-    table(rows, ['name', 'state', 'image', 'private_ip', 'memory_mb', 'uuid']);
-  });
-
-  common(cmd.command('create').description('Create and start an instance'))
-    .requiredOption('--image <ref>', 'image reference, e.g. hello:latest')
-    .option('-n, --name <name>', 'instance name')
-    .option('-M, --memory <mb>', 'memory in MiB', (v) => Number(v))
-    .option('-e, --env <K=V...>', 'environment variables')
-    .option('--restart <policy>', 'never | always | on-failure')
-    .option('--no-start', 'create stopped')
-    .argument('[args...]', 'arguments (the whole argv of the app)')
-    .addHelpText('after', '\nExample:\n  hangar instance create --image hello:latest -n hello\n')
-    .action(async (args: string[], o: Opts & { image: string; name?: string; memory?: number; env?: string[]; restart?: string; start: boolean }) => {
-      const body: Record<string, unknown> = { image: o.image, autostart: o.start };
-      if (o.name) body['name'] = o.name;
-      if (o.memory) body['memory_mb'] = o.memory;
-      if (o.restart) body['restart_policy'] = o.restart;
-      if (args.length) body['args'] = args;
-      if (o.env) body['env'] = Object.fromEntries(o.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-      if (o.start) body['timeout_s'] = 30;
-      const rows = await api(o, 'POST', '/v1/instances', body);
-      if (o.output === 'json') return out(rows, true);
-      table(rows, ['name', 'state', 'private_ip', 'boot_time_us', 'uuid']);
-    });
-
-  for (const verb of ['start', 'stop', 'suspend'] as const) {
-    common(cmd.command(verb).description(`${verb[0]!.toUpperCase()}${verb.slice(1)} instances`))
-      .argument('<names...>')
-      .action(async (names: string[], o: Opts) => {
-        const rows = await api(o, 'PUT', `/v1/instances/${verb}`, names.map((name) => ({ name })));
-        if (o.output === 'json') return out(rows, true);
-        table(rows, ['name', 'previous_state', 'state']);
-      });
-  }
-
-  common(cmd.command('remove').alias('rm').description('Delete instances'))
-    .argument('<names...>')
-    .action(async (names: string[], o: Opts) => {
-      const rows = await api(o, 'DELETE', '/v1/instances', names.map((name) => ({ name })));
-      if (o.output === 'json') return out(rows, true);
-      table(rows, ['name', 'previous_state']);
-    });
-
-  common(cmd.command('logs').description('Print the console output of an instance'))
-    .argument('<name>')
-    .action(async (name: string, o: Opts) => {
-      const [e] = await api(o, 'GET', `/v1/instances/log?name=${encodeURIComponent(name)}&offset=0`);
-      process.stdout.write(Buffer.from(String(e?.['output'] ?? ''), 'base64'));
-    });
-
-  return cmd;
+/** GET /v1/instances/wait until each instance is in `state`. */
+async function waitFor(ctx: Ctx, refs: string[], state: string, ms: number) {
+  const q = `${refQuery(refs)}&${refs.map(() => `state=${state}&timeout_ms=${ms}`).join('&')}`;
+  const reply = await ctx.node().call('GET', `/v1/instances/wait?${q}`, undefined, { timeoutMs: ms + 15_000, signal: ctx.io.signal });
+  return succeeded(ctx, `instance wait`, reply);
 }
+
+const instancesArg = { name: 'instances', description: 'names or UUIDs', required: true, variadic: true };
+
+const start = verb<Out & { wait: string }>({
+  name: 'start',
+  summary: 'Start stopped instances',
+  args: [instancesArg],
+  options: [{ flags: '-w, --wait <duration>', description: 'wait this long for running (0 = return at once)', default: '10s' }],
+  output: true,
+  examples: ['hangar instance start web', 'hangar instance start web api -w 30s'],
+  async run(ctx, a, o) {
+    const format = outputFormat(o.output);
+    const ms = parseDuration(o.wait, '--wait', 's');
+    const rows = await transition(ctx, 'start', names(a['instances']), ms > 0 ? { timeout_s: Math.max(1, Math.ceil(ms / 1000)) } : {}, ms + 30_000);
+    printTransitions(ctx, format, rows, 'started');
+  },
+});
+
+const stop = verb<Out & { force?: boolean; drainTimeout?: string; wait?: string }>({
+  name: 'stop',
+  summary: 'Stop running instances',
+  args: [instancesArg],
+  options: [
+    { flags: '-f, --force', description: 'kill at once instead of asking the app to exit' },
+    { flags: '-d, --drain-timeout <duration>', description: 'let connections drain this long first' },
+    { flags: '-w, --wait <duration>', description: 'wait this long until stopped' },
+  ],
+  output: true,
+  examples: ['hangar instance stop web', 'hangar instance stop web -w 10s', 'hangar instance stop web --force'],
+  async run(ctx, a, o) {
+    const format = outputFormat(o.output);
+    const refs = names(a['instances']);
+    const extra: Record<string, unknown> = {};
+    if (o.force) extra['force'] = true;
+    if (o.drainTimeout !== undefined) extra['drain_timeout_ms'] = parseDuration(o.drainTimeout, '--drain-timeout', 'ms');
+    const waitMs = o.wait !== undefined ? parseDuration(o.wait, '--wait', 's') : 0;
+    let rows = await transition(ctx, 'stop', refs, extra);
+    if (waitMs > 0 && rows.length > 0) {
+      const before = new Map(rows.map((r) => [r['uuid'], r['previous_state']]));
+      rows = (await waitFor(ctx, rows.map((r) => String(r['uuid'])), 'stopped', waitMs)).map((r) => ({ ...r, previous_state: before.get(r['uuid']) }));
+    }
+    printTransitions(ctx, format, rows, 'stopped');
+  },
+});
+
+const suspend = verb<Out & { drainTimeout?: string }>({
+  name: 'suspend',
+  summary: 'Suspend running instances (state standby; memory stays resident)',
+  args: [instancesArg],
+  options: [{ flags: '-d, --drain-timeout <duration>', description: 'let connections drain this long first' }],
+  output: true,
+  examples: ['hangar instance suspend web', 'hangar instance start web   # resumes it'],
+  async run(ctx, a, o) {
+    const format = outputFormat(o.output);
+    const extra = o.drainTimeout !== undefined ? { drain_timeout_ms: parseDuration(o.drainTimeout, '--drain-timeout', 'ms') } : {};
+    printTransitions(ctx, format, await transition(ctx, 'suspend', names(a['instances']), extra), 'suspended');
+  },
+});
+
+const remove = verb<Out & { all?: boolean; stopped?: boolean }>({
+  name: 'remove',
+  aliases: ['rm', 'delete'],
+  summary: 'Delete instances (running ones are stopped first)',
+  args: [{ name: 'instances', description: 'names or UUIDs', variadic: true }],
+  options: [
+    { flags: '-a, --all', description: 'every instance' },
+    { flags: '-s, --stopped', description: 'with --all: only stopped instances' },
+  ],
+  output: true,
+  examples: ['hangar instance remove web', 'hangar instance rm --all --stopped'],
+  async run(ctx, a, o) {
+    const format = outputFormat(o.output);
+    let refs = names(a['instances']);
+    if (o.all) {
+      if (refs.length > 0) throw new HangarError('invalid_argument', 'instance remove: give names or --all, not both', { field: '--all' });
+      const { entries } = await ctx.node().call('GET', '/v1/instances', undefined, { signal: ctx.io.signal });
+      refs = entries.filter((e) => !o.stopped || e['state'] === 'stopped').map((e) => String(e['uuid']));
+      if (refs.length === 0) {
+        if (format === 'table') ctx.io.out('no instances to remove\n');
+        else printTransitions(ctx, format, [], 'removed');
+        return;
+      }
+    } else if (refs.length === 0) throw new HangarError('invalid_argument', 'instance remove: name the instances to remove, or pass --all', { field: 'instances' });
+    else if (o.stopped) throw new HangarError('invalid_argument', 'instance remove: --stopped goes with --all', { field: '--stopped' });
+    const reply = await ctx.node().call('DELETE', '/v1/instances', refs.map(refOf), { timeoutMs: 60_000, signal: ctx.io.signal });
+    printTransitions(ctx, format, succeeded(ctx, 'instance remove', reply), 'removed');
+  },
+});
+
+const STATES = ['running', 'stopped', 'standby', 'starting', 'stopping', 'draining'] as const;
+
+const wait = verb<Out & { state: string; timeout: string }>({
+  name: 'wait',
+  summary: 'Wait until instances reach a state',
+  args: [instancesArg],
+  options: [
+    { flags: '--state <state>', description: 'state to wait for', default: 'running', choices: STATES },
+    { flags: '-t, --timeout <duration>', description: 'give up after this long', default: '60s' },
+  ],
+  output: true,
+  examples: ['hangar instance wait web', 'hangar instance wait web --state stopped -t 2m'],
+  async run(ctx, a, o) {
+    const format = outputFormat(o.output);
+    const ms = parseDuration(o.timeout, '--timeout', 's');
+    const rows = await waitFor(ctx, names(a['instances']), o.state, ms);
+    printTransitions(ctx, format, rows.map((r) => ({ ...r, previous_state: undefined })), `is ${o.state}`);
+  },
+});
+
+export const INSTANCE_VERBS: VerbSpec[] = [create, list, get, logsVerb, start, stop, suspend, remove, wait];
+
+export const instanceGroup = group({
+  name: 'instance',
+  aliases: ['instances', 'inst', 'vm'],
+  summary: 'Manage instances on a node',
+  children: INSTANCE_VERBS,
+  examples: ['hangar instance create --image hello:latest -n web', 'hangar instance list', 'hangar instance logs -f web'],
+});

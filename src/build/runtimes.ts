@@ -1,0 +1,469 @@
+/**
+ * The runtimes catalog: `base`, `python3`, `node`, `go`. Each is an OCI image
+ * `runtimes/<name>:latest` built from the recipe `runtimes/<name>/recipe.yaml`
+ * in this repository, on first use, without any container registry:
+ *
+ * - `skeleton`: the layer every hangar image needs (skeleton.ts);
+ * - `host.busybox`: Debian's static busybox from the host plus one symlink per applet;
+ * - `host.binaries`: host binaries with exactly the shared libraries `ldd` lists;
+ * - `debian`: Debian packages (with their dependencies) from the Debian mirror,
+ *   unpacked with `mmdebstrap --variant=extract` (no maintainer scripts run).
+ *
+ * A recipe may sit on another runtime (`base:`): its layers come first. Layers
+ * are reproducible (sorted entries, fixed mtimes, root owner) and uncompressed.
+ * Built images are cached under `<cacheDir>/runtimes/<name>/<key>/layout`, the
+ * key being a hash of the recipe, of the base's key and of the host files used;
+ * a changed recipe builds a new image and prunes the old one.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { digestFile } from '../image/digest.js';
+import { readOciLayout, blobPath } from '../image/oci-layout.js';
+import { buildOciImage, writeOciLayout, type OciFileLayerInput } from '../image/oci-writer.js';
+import { FIXED_MTIME, type TarEntrySpec } from '../image/tar-writer.js';
+import { MT } from '../image/media-types.js';
+import { HangarError } from '../lib/errors.js';
+import { exec } from '../lib/exec.js';
+import { noProgress, type ProgressFn } from './events.js';
+import { excludeMatcher, TarFileWriter, tarDirectory, type FileBlob } from './layer.js';
+import { skeletonLayer } from './skeleton.js';
+import { tempDir } from './tmp.js';
+
+export const RUNTIME_NAMES = ['base', 'python3', 'node', 'go'] as const;
+export type RuntimeName = (typeof RUNTIME_NAMES)[number];
+
+/** Names people write for the catalog runtimes (UKC's `python:3.12`, `base-compat`, …). */
+const ALIASES: Record<string, RuntimeName> = {
+  base: 'base',
+  'base-compat': 'base',
+  python3: 'python3',
+  python: 'python3',
+  node: 'node',
+  nodejs: 'node',
+  go: 'go',
+  golang: 'go',
+};
+
+/** Bumped when the way layers are made changes, so cached runtimes are rebuilt. */
+const BUILDER_VERSION = 1;
+const CREATED = FIXED_MTIME.toISOString().replace('.000Z', 'Z');
+
+export const runtimeRef = (name: RuntimeName): string => `runtimes/${name}:latest`;
+
+export const missingRuntime = (ref: string): HangarError =>
+  new HangarError('not_found', `runtime '${ref}' is not in hangar's catalog (use one of: ${RUNTIME_NAMES.join(', ')})`, { field: 'runtime' });
+
+/**
+ * The catalog runtime a `runtime:` value or image reference names: `python3`,
+ * `runtimes/python3:latest`, `index.unikraft.io/official/python:3.12`, `127.0.0.1:5000/runtimes/go`.
+ * `note` says when the tag asked for is not what the catalog has.
+ */
+export function resolveRuntimeName(ref: string): { name: RuntimeName; note?: string } {
+  let s = ref.trim().replace(/^oci:\/\//, '');
+  const at = s.indexOf('@');
+  if (at >= 0) s = s.slice(0, at);
+  const parts = s.split('/');
+  if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0]!)) parts.shift();
+  const last = parts.pop() ?? '';
+  const colon = last.indexOf(':');
+  const base = colon >= 0 ? last.slice(0, colon) : last;
+  const tag = colon >= 0 ? last.slice(colon + 1) : undefined;
+  const ns = parts.join('/');
+  const name = ['', 'runtimes', 'official', 'library', 'unikraft.org', 'hangar/runtimes'].includes(ns) ? ALIASES[base] : undefined;
+  if (!name) throw missingRuntime(ref);
+  if (tag !== undefined && tag !== 'latest') return { name, note: `runtime '${ref}' → hangar's ${runtimeRef(name)} (the catalog has one version of each runtime)` };
+  return { name };
+}
+
+// ---- recipes -----------------------------------------------------------------------------------------
+
+const layerSchema = z.union([
+  z.strictObject({ skeleton: z.literal(true) }),
+  z.strictObject({ host: z.strictObject({ busybox: z.string() }) }),
+  z.strictObject({ host: z.strictObject({ binaries: z.array(z.string()).min(1) }) }),
+  z.strictObject({
+    debian: z.strictObject({
+      suite: z.string(),
+      packages: z.array(z.string()).min(1),
+      exclude: z.array(z.string()).default([]),
+    }),
+  }),
+]);
+
+const recipeSchema = z.strictObject({
+  name: z.enum(RUNTIME_NAMES),
+  description: z.string(),
+  base: z.enum(RUNTIME_NAMES).optional(),
+  layers: z.array(layerSchema).min(1),
+  config: z.strictObject({
+    Env: z.array(z.string()).default([]),
+    Entrypoint: z.array(z.string()).optional(),
+    Cmd: z.array(z.string()).optional(),
+    WorkingDir: z.string().optional(),
+  }),
+});
+
+export type Recipe = z.infer<typeof recipeSchema>;
+type RecipeLayer = z.infer<typeof layerSchema>;
+
+/** The repository's `runtimes/` folder: $HANGAR_RUNTIMES_DIR, else found upwards from this module. */
+export function recipesDir(): string {
+  const env = process.env['HANGAR_RUNTIMES_DIR'];
+  if (env) return resolve(env);
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(d, 'runtimes', 'base', 'recipe.yaml'))) return join(d, 'runtimes');
+    d = dirname(d);
+  }
+  throw new HangarError('internal', 'cannot find the runtimes/ recipes folder (set HANGAR_RUNTIMES_DIR)');
+}
+
+export async function loadRecipe(name: RuntimeName, dir = recipesDir()): Promise<{ recipe: Recipe; text: string; path: string }> {
+  const path = join(dir, name, 'recipe.yaml');
+  const text = await readFile(path, 'utf8');
+  const r = recipeSchema.safeParse(parseYaml(text));
+  if (!r.success) throw new HangarError('internal', `${path}: ${r.error.issues[0]?.path.join('.') ?? ''} ${r.error.issues[0]?.message ?? 'invalid'}`);
+  if (r.data.name !== name) throw new HangarError('internal', `${path}: name '${r.data.name}' is not '${name}'`);
+  return { recipe: r.data, text, path };
+}
+
+/** The build cache: $HANGAR_BUILD_CACHE, else $HANGAR_HOME/build (default ~/.hangar/build). */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env['HANGAR_BUILD_CACHE']) return resolve(env['HANGAR_BUILD_CACHE']);
+  return join(resolve(env['HANGAR_HOME'] ?? join(homedir(), '.hangar')), 'build');
+}
+
+// ---- the built image ---------------------------------------------------------------------------------
+
+export interface RuntimeLayer extends FileBlob {
+  diffId: string;
+  mediaType: string;
+}
+
+export interface RuntimeImage {
+  name: RuntimeName;
+  /** `runtimes/<name>:latest` */
+  ref: string;
+  /** OCI layout directory holding just this image (tag `latest`). */
+  layoutDir: string;
+  manifestDigest: string;
+  key: string;
+  /** Bottom first; `path` points into layoutDir. */
+  layers: RuntimeLayer[];
+  /** The `config` section of the image config (Env, Cmd, WorkingDir, Labels). */
+  config: Record<string, unknown>;
+  /** Sum of the layer sizes (uncompressed tars). */
+  sizeBytes: number;
+  /** True when this call built it (false: it came from the cache). */
+  built: boolean;
+}
+
+export interface RuntimeOptions {
+  cacheDir?: string;
+  recipesDir?: string;
+  onProgress?: ProgressFn;
+}
+
+const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
+
+async function lddClosure(binary: string): Promise<string[]> {
+  const r = await exec('ldd', [binary], { allowFailure: true });
+  if (r.code !== 0) throw new HangarError('unavailable', `ldd ${binary}: ${r.stderr.trim() || r.stdout.trim()}`);
+  const libs: string[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
+    if (m) libs.push(m[1]!);
+  }
+  return libs;
+}
+
+/** Host files a layer takes, for the cache key (their content is hashed). */
+async function hostInputs(layer: RecipeLayer): Promise<string[]> {
+  if ('host' in layer && 'busybox' in layer.host) return [layer.host.busybox];
+  if ('host' in layer && 'binaries' in layer.host) {
+    const out: string[] = [];
+    for (const b of layer.host.binaries) out.push(b, ...(await lddClosure(b)));
+    return out;
+  }
+  return [];
+}
+
+/** Adds a host path to a layer's entry list: its parent dirs, symlinks along the way (followed), the file. */
+async function addHostPath(path: string, entries: Map<string, TarEntrySpec>, depth = 0): Promise<void> {
+  if (depth > 16) throw new HangarError('internal', `too many symlinks at ${path}`);
+  const parts = path.split('/').filter(Boolean);
+  for (let i = 1; i < parts.length; i++) {
+    const d = `${parts.slice(0, i).join('/')}/`;
+    if (entries.has(d)) continue;
+    const st = await lstat(`/${d}`);
+    if (st.isSymbolicLink()) {
+      // A symlinked parent (e.g. /lib64 on merged-/usr hosts): keep the link, follow it.
+      const target = await readlink(`/${d.slice(0, -1)}`);
+      entries.set(d.slice(0, -1), { path: d.slice(0, -1), type: 'symlink', linkpath: target, mtime: FIXED_MTIME });
+      const real = resolve(`/${parts.slice(0, i - 1).join('/')}`, target);
+      await addHostPath(`${real}/${parts.slice(i).join('/')}`, entries, depth + 1);
+      return;
+    }
+    entries.set(d, { path: d, type: 'dir', mode: st.mode & 0o7777, mtime: FIXED_MTIME });
+  }
+  const rel = parts.join('/');
+  const st = await lstat(path);
+  if (st.isSymbolicLink()) {
+    const target = await readlink(path);
+    entries.set(rel, { path: rel, type: 'symlink', linkpath: target, mtime: FIXED_MTIME });
+    await addHostPath(resolve(dirname(path), target), entries, depth + 1);
+  } else if (st.isFile()) {
+    entries.set(rel, { path: rel, type: 'file', mode: st.mode & 0o7777, mtime: FIXED_MTIME, data: await readFile(path) });
+  } else {
+    throw new HangarError('internal', `${path} is not a regular file`);
+  }
+}
+
+async function writeEntries(entries: Iterable<TarEntrySpec>, out: string): Promise<FileBlob> {
+  const w = new TarFileWriter(out);
+  try {
+    for (const e of [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) await w.add(e);
+    return await w.finish();
+  } catch (e) {
+    w.abort();
+    throw e;
+  }
+}
+
+async function busyboxLayer(busybox: string, out: string): Promise<FileBlob> {
+  const list = await exec(busybox, ['--list-full']).catch((e: unknown) => {
+    throw new HangarError('unavailable', `runtime base needs Debian's busybox-static at ${busybox} (apt-get install busybox-static): ${(e as Error).message}`);
+  });
+  const entries = new Map<string, TarEntrySpec>();
+  await addHostPath(busybox, entries);
+  const target = `/${busybox.split('/').filter(Boolean).join('/')}`;
+  for (const applet of list.stdout.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    if (`/${applet}` === target || applet.includes('..')) continue;
+    const parts = applet.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const d = `${parts.slice(0, i).join('/')}/`;
+      if (!entries.has(d)) entries.set(d, { path: d, type: 'dir', mode: 0o755, mtime: FIXED_MTIME });
+    }
+    entries.set(applet, { path: applet, type: 'symlink', linkpath: target, mtime: FIXED_MTIME });
+  }
+  return writeEntries(entries.values(), out);
+}
+
+async function binariesLayer(binaries: readonly string[], out: string): Promise<FileBlob> {
+  const entries = new Map<string, TarEntrySpec>();
+  for (const b of binaries) {
+    await addHostPath(b, entries);
+    for (const lib of await lddClosure(b)) await addHostPath(lib, entries);
+  }
+  return writeEntries(entries.values(), out);
+}
+
+/** What Debian's packages bring that an image does not need, or that mmdebstrap made for itself. */
+const DEBIAN_EXCLUDES = [
+  'dev/',
+  'proc/',
+  'sys/',
+  'tmp/',
+  'run/',
+  'root/',
+  'etc/apt/',
+  'etc/hostname',
+  'etc/hosts',
+  'etc/resolv.conf',
+  'etc/fstab',
+  'etc/cron.daily/',
+  'etc/logrotate.d/',
+  'usr/share/doc/',
+  'usr/share/man/',
+  'usr/share/info/',
+  'usr/share/locale/',
+  'usr/share/lintian/',
+  'usr/share/bug/',
+  'var/cache/',
+  'var/lib/apt/',
+  'var/lib/dpkg/',
+  'var/log/',
+];
+
+async function debianLayer(
+  name: string,
+  d: { suite: string; packages: string[]; exclude: string[] },
+  work: string,
+  out: string,
+  progress: ProgressFn,
+): Promise<FileBlob> {
+  if ((await exec('sh', ['-c', 'command -v mmdebstrap'], { allowFailure: true })).code !== 0) {
+    throw new HangarError('unavailable', `runtime ${name}: mmdebstrap is not installed (run: apt-get install mmdebstrap, or bash scripts/install-deps.sh)`);
+  }
+  const mirror = process.env['HANGAR_DEBIAN_MIRROR'] ?? 'http://deb.debian.org/debian';
+  const security = process.env['HANGAR_DEBIAN_SECURITY_MIRROR'] ?? 'http://deb.debian.org/debian-security';
+  const root = join(work, 'debian-root');
+  progress({ phase: 'runtime', message: `${name}: fetching Debian ${d.suite} packages ${d.packages.join(', ')} (mmdebstrap --variant=extract)` });
+  const args = [
+    '--variant=extract',
+    `--mode=${process.getuid?.() === 0 ? 'root' : 'unshare'}`,
+    '--format=directory',
+    `--include=${d.packages.join(',')}`,
+    '--aptopt=Acquire::Retries "3"',
+    d.suite,
+    root,
+    `deb ${mirror} ${d.suite} main`,
+    `deb ${mirror} ${d.suite}-updates main`,
+    `deb ${security} ${d.suite}-security main`,
+  ];
+  const r = await exec('mmdebstrap', args, { allowFailure: true, timeoutMs: 20 * 60_000 });
+  if (r.code !== 0) {
+    const why = r.stderr.split('\n').filter((l) => l.startsWith('E:')).pop() ?? r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
+    throw new HangarError('unavailable', `runtime ${name}: mmdebstrap failed: ${why}`);
+  }
+  progress({ phase: 'runtime', message: `${name}: writing the layer` });
+  const blob = await tarDirectory(root, out, { exclude: excludeMatcher([...DEBIAN_EXCLUDES, ...d.exclude]) });
+  await rm(root, { recursive: true, force: true });
+  return blob;
+}
+
+async function buildLayer(name: string, layer: RecipeLayer, work: string, out: string, progress: ProgressFn): Promise<FileBlob> {
+  if ('skeleton' in layer) {
+    await writeFile(out, skeletonLayer());
+    const { digest, size } = await digestFile(out);
+    return { path: out, digest, size };
+  }
+  if ('host' in layer && 'busybox' in layer.host) return busyboxLayer(layer.host.busybox, out);
+  if ('host' in layer && 'binaries' in layer.host) {
+    progress({ phase: 'runtime', message: `${name}: copying ${layer.host.binaries.join(', ')} and the libraries ldd lists` });
+    return binariesLayer(layer.host.binaries, out);
+  }
+  if ('debian' in layer) return debianLayer(name, layer.debian, work, out, progress);
+  throw new HangarError('internal', `runtime ${name}: unknown layer kind`);
+}
+
+interface CachedInfo {
+  name: RuntimeName;
+  key: string;
+  manifestDigest: string;
+  sizeBytes: number;
+}
+
+async function readCached(name: RuntimeName, dir: string, key: string): Promise<RuntimeImage | undefined> {
+  let info: CachedInfo;
+  try {
+    info = JSON.parse(await readFile(join(dir, 'image.json'), 'utf8')) as CachedInfo;
+  } catch {
+    return undefined;
+  }
+  if (info.key !== key) return undefined;
+  const layoutDir = join(dir, 'layout');
+  const [img] = await readOciLayout(layoutDir).catch(() => []);
+  if (!img || img.manifest.digest !== info.manifestDigest) return undefined;
+  const configDoc = JSON.parse(img.configBytes.toString('utf8')) as { config?: Record<string, unknown> };
+  return {
+    name,
+    ref: runtimeRef(name),
+    layoutDir,
+    manifestDigest: img.manifest.digest,
+    key,
+    layers: img.layers.map((l) => ({ path: blobPath(layoutDir, l.digest), digest: l.digest, size: l.size, diffId: l.diffId, mediaType: l.mediaType })),
+    config: configDoc.config ?? {},
+    sizeBytes: img.sizeBytes,
+    built: false,
+  };
+}
+
+const inflight = new Map<string, Promise<RuntimeImage>>();
+
+/** The cache key of a runtime: its recipe, its base's key, the host files it copies. */
+async function runtimeKey(name: RuntimeName, dir: string): Promise<string> {
+  const { recipe, text } = await loadRecipe(name, dir);
+  const parts = [`builder ${BUILDER_VERSION}`, text];
+  if (recipe.base) parts.push(`base ${await runtimeKey(recipe.base, dir)}`);
+  for (const l of recipe.layers) for (const f of await hostInputs(l)) parts.push(`${f} ${(await digestFile(f)).digest}`);
+  return sha(parts.join('\n')).slice(0, 16);
+}
+
+/**
+ * The runtime's OCI image, built from its recipe if the cache does not hold the
+ * current one. Concurrent calls share one build; a build in another process
+ * that finishes first wins (ours is dropped).
+ */
+export async function ensureRuntime(nameOrRef: string, opts: RuntimeOptions = {}): Promise<RuntimeImage> {
+  const { name } = resolveRuntimeName(nameOrRef);
+  const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
+  const rdir = opts.recipesDir ?? recipesDir();
+  const key = await runtimeKey(name, rdir);
+  const id = `${cacheDir}\0${name}\0${key}`;
+  let p = inflight.get(id);
+  if (!p) {
+    p = buildRuntime(name, key, cacheDir, rdir, opts.onProgress ?? noProgress).finally(() => inflight.delete(id));
+    inflight.set(id, p);
+  }
+  return p;
+}
+
+async function buildRuntime(name: RuntimeName, key: string, cacheDir: string, rdir: string, progress: ProgressFn): Promise<RuntimeImage> {
+  const home = join(cacheDir, 'runtimes', name);
+  const dir = join(home, key);
+  const cached = await readCached(name, dir, key);
+  if (cached) return cached;
+
+  const { recipe } = await loadRecipe(name, rdir);
+  const base = recipe.base ? await ensureRuntime(recipe.base, { cacheDir, recipesDir: rdir, onProgress: progress }) : undefined;
+  const started = Date.now();
+  progress({ phase: 'runtime', message: `building runtime ${name} (${recipe.description})` });
+  await mkdir(home, { recursive: true });
+  const work = await tempDir(home, 'build');
+  try {
+    const layers: OciFileLayerInput[] = (base?.layers ?? []).map((l) => ({ file: l.path, digest: l.digest, size: l.size, diffId: l.diffId, mediaType: l.mediaType }));
+    for (const [i, l] of recipe.layers.entries()) {
+      const blob = await buildLayer(name, l, work, join(work, `layer-${i}.tar`), progress);
+      layers.push({ file: blob.path, digest: blob.digest, size: blob.size, diffId: blob.digest, mediaType: MT.ociLayer });
+    }
+    const config: Record<string, unknown> = {
+      Env: recipe.config.Env,
+      ...(recipe.config.Entrypoint ? { Entrypoint: recipe.config.Entrypoint } : {}),
+      ...(recipe.config.Cmd ? { Cmd: recipe.config.Cmd } : {}),
+      WorkingDir: recipe.config.WorkingDir ?? '/',
+      Labels: { 'dev.hangar.runtime': name, 'dev.hangar.runtime.key': key },
+    };
+    const img = buildOciImage({
+      layers,
+      config,
+      created: CREATED,
+      manifestAnnotations: { 'org.opencontainers.image.title': runtimeRef(name), 'org.opencontainers.image.description': recipe.description },
+      refName: 'latest',
+      indexAnnotations: { 'io.containerd.image.name': runtimeRef(name) },
+    });
+    const staged = join(work, 'out');
+    await writeOciLayout(img, join(staged, 'layout'));
+    const sizeBytes = layers.reduce((n, l) => n + l.size, 0);
+    const info: CachedInfo = { name, key, manifestDigest: img.manifestDigest, sizeBytes };
+    await writeFile(join(staged, 'image.json'), `${JSON.stringify(info, null, 2)}\n`);
+    await rm(dir, { recursive: true, force: true });
+    try {
+      await rename(staged, dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+    }
+    // Older builds of this runtime (other keys) are no longer reachable.
+    for (const other of await readdir(home)) {
+      if (other !== key && /^[0-9a-f]{16}$/.test(other)) await rm(join(home, other), { recursive: true, force: true });
+    }
+    const done = await readCached(name, dir, key);
+    if (!done) throw new HangarError('internal', `runtime ${name}: the cached image at ${dir} is unreadable`);
+    progress({ phase: 'runtime', message: `runtime ${name}: ${(done.sizeBytes / 2 ** 20).toFixed(1)} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s` });
+    return { ...done, built: true };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Path of an OCI layout holding `runtimes/<name>:latest` (built on first use), e.g. for the CLI to push. */
+export async function runtimeLayout(name: string, opts: RuntimeOptions = {}): Promise<string> {
+  return (await ensureRuntime(name, opts)).layoutDir;
+}
