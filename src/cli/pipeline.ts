@@ -89,9 +89,7 @@ export const realBuild: BuildFn = async (r) => {
 export const realPush: PushFn = async (r) => {
   const client = new RegistryClient({ registry: r.metro, credentials: { username: 'hangar', password: r.token }, signal: r.signal, timeoutMs: 60_000 });
   try {
-    // One blob at a time: RegistryClient answers concurrent 401 challenges for the same scope by
-    // treating the second as a refused token (uploads then fail with 401). Loopback pushes lose little.
-    const res = await pushImage(client, r.image.path, r.repo, r.tag, { concurrency: 1, onProgress: (done, total) => r.step.update(done, total) });
+    const res = await pushImage(client, r.image.path, r.repo, r.tag, { onProgress: (done, total) => r.step.update(done, total) });
     return { ref: `${r.repo}:${r.tag}`, digest: res.digest };
   } finally {
     client.close();

@@ -8,17 +8,12 @@ import { startNode, type RunningNode } from '../../src/node/node.js';
 import { CniNetwork } from '../../src/net/driver.js';
 import { createLogger } from '../../src/lib/log.js';
 import { findLeaks, removeCgroupParent } from './leaks.js';
+import type { Envelope } from './envelope.js';
+export type { Envelope };
 
 export const REPO = resolve(new URL('../../..', import.meta.url).pathname);
 export const HELLO_ARCHIVE = join(REPO, 'build', 'images', 'hello.oci.tar');
 
-export interface Envelope {
-  status: string;
-  message?: string;
-  data?: Record<string, Array<Record<string, unknown>>>;
-  errors?: Array<{ status: number; message?: string }>;
-  op_time_us: number;
-}
 
 export interface ApiResult {
   status: number;

@@ -14,6 +14,8 @@ import { SqliteStore } from '../../../src/store/sqlite.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Envelope } from '../../helpers/envelope.js';
+export type { Envelope };
 
 /**
  * The API over a real (in-memory) SQLite store, for tests of parsing,
@@ -85,10 +87,3 @@ export function apiHarness() {
   return { app, store, call, addUser, adminToken, close: () => store.close() };
 }
 
-export interface Envelope {
-  status: string;
-  message?: string;
-  data?: Record<string, Array<Record<string, unknown>>>;
-  errors?: Array<{ status: number; message?: string }>;
-  op_time_us: number;
-}
