@@ -19,6 +19,11 @@ export interface Io {
 
 export function processIo(signal: AbortSignal = new AbortController().signal): Io {
   const tty = process.stdout.isTTY === true;
+  // `hangar … | head` closes the pipe early: stop quietly, as other CLIs do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   return {
     out: (s) => void process.stdout.write(s),
     err: (s) => void process.stderr.write(s),

@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { HangarError, type ErrorKind } from '../lib/errors.js';
 import { withDefaults, type Io } from './io.js';
 import { toCommand, type CommandSpec, type RunState } from './spec.js';
-import { imageGroup } from './commands/image.js';
+import { imageGroup, push } from './commands/image.js';
 import { instanceGroup } from './commands/instance.js';
 import { login, logout } from './commands/login.js';
 import { quotas } from './commands/quotas.js';
@@ -48,6 +48,7 @@ export function commandTree(tree: () => Command, deps: CliDeps = {}): CommandSpe
     deployVerbWith(pieces),
     buildVerb,
     pkgVerb,
+    push,
     instanceGroup,
     imageGroup,
     volumeGroup,

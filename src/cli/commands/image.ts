@@ -165,7 +165,8 @@ async function pushTo(ctx: Ctx, path: string, ref: string, o: { creds?: string; 
   }
 }
 
-const push = verb<Out & { creds?: string; chunkSize?: string }>({
+/** Also registered at the top level as `hangar push`, the verb kraft and unikraft users know. */
+export const push = verb<Out & { creds?: string; chunkSize?: string }>({
   name: 'push',
   summary: 'Push an OCI layout or oci-archive to the node\'s registry (or any registry)',
   description: 'A reference without a host goes to the node\'s own registry (/v2/ on its API address, with your API token); `host[:port]/name:tag` goes to that registry. Every platform and layer type is pushed as it is (Unikraft kernels, ROMs).',
@@ -178,7 +179,7 @@ const push = verb<Out & { creds?: string; chunkSize?: string }>({
     { flags: '--chunk-size <MiB>', description: 'upload in chunks of this many MiB (default: one request per blob)' },
   ],
   output: true,
-  examples: ['hangar image push build/images/hello.oci.tar hello:v2', 'hangar image push ./layout 127.0.0.1:5000/app:1.0 --creds me:pw'],
+  examples: ['hangar image push build/images/hello.oci.tar hello:v2', 'hangar push ./layout 127.0.0.1:5000/app:1.0 --creds me:pw'],
   async run(ctx, a, o) {
     const format = outputFormat(o.output);
     const row = await pushTo(ctx, String(a['path']), String(a['ref']), o);
