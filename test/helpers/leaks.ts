@@ -10,7 +10,7 @@ export interface LeakScope {
   cgroupParent: string;
 }
 
-const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer', 'devices', 'blkio', 'cpuset', 'systemd'];
+const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer', 'devices', 'blkio', 'cpuset', 'systemd', 'unified'];
 
 /**
  * Everything a node may leave on the host, checked after a test tore its node

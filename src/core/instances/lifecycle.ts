@@ -170,8 +170,10 @@ export class Lifecycle {
     this.live.delete(uuid);
     if (run?.deleting) return;
     let inst = this.fresh(uuid);
+    // Deleted meanwhile: destroy() already removed the sandbox and everything else.
+    if (!inst) return;
     await this.d.runtime.remove(uuid).catch((e: unknown) => this.d.logger.warn({ uuid, err: String(e) }, 'sandbox cleanup failed'));
-    if (!inst || this.closed) return;
+    if (this.closed) return;
     const requested = run?.stopReason !== undefined;
     const stopReason = run?.stopReason ?? (exit.oomKilled ? STOP_REASONS.outOfMemory : exit.signal ? STOP_REASONS.crash : STOP_REASONS.appExit);
     const now = this.d.clock.now();
