@@ -5,17 +5,18 @@
  * a first-byte probe, and a teardown that removes everything and fails loudly if
  * anything of this bench's was left on the host.
  */
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { configFromEnv, type NodeConfig } from '../src/node/config.js';
+import type { NodeConfig } from '../src/node/config.js';
 import { startNode, type RunningNode } from '../src/node/node.js';
 import { CniNetwork } from '../src/net/driver.js';
 import { createLogger } from '../src/lib/log.js';
 import { exec } from '../src/lib/exec.js';
 import { findLeaks, removeCgroupParent } from '../test/helpers/leaks.js';
+import { testConfig } from '../test/helpers/node.js';
 
 export const REPO = resolve(new URL('../..', import.meta.url).pathname);
 export const HELLO_ARCHIVE = join(REPO, 'build', 'images', 'hello.oci.tar');
@@ -153,18 +154,7 @@ export interface BenchNodeOptions {
 }
 
 export async function benchConfig(o: BenchNodeOptions): Promise<NodeConfig> {
-  const tag = randomBytes(3).toString('hex');
-  const home = mkdtempSync(join(tmpdir(), `hangar-bench-${tag}-`));
-  chmodSync(home, 0o711);
-  return configFromEnv({}, {
-    home,
-    host: '127.0.0.1',
-    port: 0,
-    binDir: join(REPO, 'build', 'bin'),
-    stopGraceMs: 2000,
-    cgroupParent: `/hangar-bench-${tag}`,
-    network: { bridge: `hgb${tag}`, subnet: await freeBlock(251, o.subnetLen ?? 24), netnsPrefix: `hgb${tag}`, prewarm: o.prewarm },
-  });
+  return testConfig({ kind: 'bench', subnet: await freeBlock(251, o.subnetLen ?? 24), prewarm: o.prewarm });
 }
 
 export async function startBenchNode(o: BenchNodeOptions): Promise<BenchNode> {

@@ -22,10 +22,19 @@ export interface ApiResult {
   items: Array<Record<string, unknown>>;
 }
 
+export interface TestConfigOptions {
+  /** Names its home, cgroup parent, bridge and netns prefix: `it` → hangar-it-*, hgt*; `bench` → hangar-bench-*, hgb*. */
+  kind?: 'it' | 'bench';
+  subnet?: string;
+  prewarm?: number;
+}
+
 /** A node config private to one test: its own home, port, bridge, subnet and netns prefix. */
-export function testConfig(): NodeConfig {
+export function testConfig(o: TestConfigOptions = {}): NodeConfig {
+  const kind = o.kind ?? 'it';
+  const short = kind === 'it' ? 'hgt' : 'hgb';
   const tag = randomBytes(3).toString('hex');
-  const home = mkdtempSync(join(tmpdir(), `hangar-it-${tag}-`));
+  const home = mkdtempSync(join(tmpdir(), `hangar-${kind}-${tag}-`));
   chmodSync(home, 0o711);
   const b = randomBytes(2);
   return configFromEnv({}, {
@@ -34,8 +43,8 @@ export function testConfig(): NodeConfig {
     port: 0,
     binDir: join(REPO, 'build', 'bin'),
     stopGraceMs: 2000,
-    cgroupParent: `/hangar-it-${tag}`,
-    network: { bridge: `hgt${tag}`, subnet: `10.${200 + (b[0]! % 50)}.${b[1]!}.0/24`, netnsPrefix: `hgt${tag}`, prewarm: 0 },
+    cgroupParent: `/hangar-${kind}-${tag}`,
+    network: { bridge: `${short}${tag}`, subnet: o.subnet ?? `10.${200 + (b[0]! % 50)}.${b[1]!}.0/24`, netnsPrefix: `${short}${tag}`, prewarm: o.prewarm ?? 0 },
   });
 }
 

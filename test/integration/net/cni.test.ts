@@ -63,6 +63,17 @@ const netnsWithPrefix = async (prefix: string): Promise<string[]> =>
 
 const linkExists = (name: string): boolean => existsSync(`/sys/class/net/${name}`);
 
+/** Destroys a test's driver, then removes anything a half-failed destroy left (netns, bridge, state). */
+async function teardownNet(driver: CniNetwork | undefined, n: Names): Promise<void> {
+  try {
+    await driver?.destroy();
+  } finally {
+    for (const ns of await netnsWithPrefix(n.prefix)) await sh('ip', ['netns', 'del', ns]);
+    if (linkExists(n.bridge)) await sh('ip', ['link', 'del', n.bridge]);
+    await rm(n.stateDir, { recursive: true, force: true });
+  }
+}
+
 const chainExists = async (bin: string, chain: string): Promise<boolean> => (await sh(bin, ['-w', '5', '-S', chain])).code === 0;
 
 async function leaseFiles(stateDir: string, bridge: string): Promise<string[]> {
@@ -179,12 +190,8 @@ describe('CniNetwork on a real bridge', { skip }, () => {
       await new Promise<void>((r) => s.close(() => r()));
     }
     try {
-      await driver?.destroy();
+      await teardownNet(driver, n);
     } finally {
-      // Belt and braces in case destroy failed half-way.
-      for (const ns of await netnsWithPrefix(n.prefix)) await sh('ip', ['netns', 'del', ns]);
-      if (linkExists(n.bridge)) await sh('ip', ['link', 'del', n.bridge]);
-      await rm(n.stateDir, { recursive: true, force: true });
       if (webDir) await rm(webDir, { recursive: true, force: true });
     }
   });
@@ -429,15 +436,7 @@ describe('CniNetwork failures', { skip }, () => {
     await driver.init();
   });
 
-  after(async () => {
-    try {
-      await driver?.destroy();
-    } finally {
-      for (const ns of await netnsWithPrefix(n.prefix)) await sh('ip', ['netns', 'del', ns]);
-      if (linkExists(n.bridge)) await sh('ip', ['link', 'del', n.bridge]);
-      await rm(n.stateDir, { recursive: true, force: true });
-    }
-  });
+  after(() => teardownNet(driver, n));
 
   it('attach with a broken cniPath rejects and leaves nothing behind', async () => {
     await assert.rejects(driver.attach('broken-1', 'broken'), (e) => {
@@ -481,15 +480,7 @@ describe('CniNetwork latency', { skip }, () => {
     await driver.init();
   });
 
-  after(async () => {
-    try {
-      await driver?.destroy();
-    } finally {
-      for (const ns of await netnsWithPrefix(n.prefix)) await sh('ip', ['netns', 'del', ns]);
-      if (linkExists(n.bridge)) await sh('ip', ['link', 'del', n.bridge]);
-      await rm(n.stateDir, { recursive: true, force: true });
-    }
-  });
+  after(() => teardownNet(driver, n));
 
   it('measures attach/detach, direct and from the prewarm pool', async (t) => {
     const N = 20;
