@@ -208,13 +208,19 @@ export async function benchCentral(a: Args, log: (s: string) => void): Promise<C
     };
     if (a.throughput) {
       log(`skopeo push/pull of a ${a.sizeMiB} MiB image:`);
-      const tp = await throughput(bn, central, a.sizeMiB, Math.max(1, Math.min(a.runs, 3)), log);
-      if (tp) result.throughput = tp;
+      try {
+        const tp = await throughput(bn, central, a.sizeMiB, Math.max(1, Math.min(a.runs, 3)), log);
+        if (tp) result.throughput = tp;
+      } catch (e) {
+        failures.push(`throughput: ${String(e)}`);
+        log(`throughput: ${String(e)}`);
+      }
     }
     const n = layerCount(a);
     if (n > 0) {
       log(`skopeo push/pull of an image of ${n} small layers:`);
       const nodeHost = new URL(bn.node.url).host;
+      // A failure here still leaves the figures above to report.
       result.manyLayers = await manyLayersBench(
         [
           {
@@ -228,7 +234,11 @@ export async function benchCentral(a: Args, log: (s: string) => void): Promise<C
         n,
         Math.max(1, Math.min(a.runs, 3)),
         log,
-      );
+      ).catch((e: unknown) => {
+        failures.push(`many layers: ${String(e)}`);
+        log(`many layers: ${String(e)}`);
+        return undefined;
+      });
     }
     return result;
   } finally {
