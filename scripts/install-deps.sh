@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages hangar needs, only those that are missing.
 set -euo pipefail
-pkgs=(runc containernetworking-plugins iptables iproute2 erofs-utils busybox-static skopeo buildah mmdebstrap libc6-dev gcc make jq docker-registry util-linux curl zstd sqlite3)
+pkgs=(runc containernetworking-plugins iptables iproute2 erofs-utils busybox-static skopeo buildah mmdebstrap libc6-dev gcc make jq docker-registry util-linux curl zstd sqlite3 apache2-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
