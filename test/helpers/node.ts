@@ -7,6 +7,7 @@ import { configFromEnv, type NodeConfig } from '../../src/node/config.js';
 import { startNode, type RunningNode } from '../../src/node/node.js';
 import { CniNetwork } from '../../src/net/driver.js';
 import { createLogger } from '../../src/lib/log.js';
+import { after, before } from 'node:test';
 import { findLeaks, removeCgroupParent } from './leaks.js';
 import type { Envelope } from './envelope.js';
 export type { Envelope };
@@ -160,4 +161,25 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs 
     if (Date.now() > deadline) throw new Error(`timed out${last ? `: ${String(last)}` : ''}`);
     await sleep(stepMs);
   }
+}
+
+/**
+ * One node for a whole test file: started before its tests, closed (deleting
+ * every instance and checking for leaks) after them, even when they fail.
+ */
+export function useTestNode(): { readonly n: TestNode; getOne(name: string): Promise<Record<string, unknown>> } {
+  let node: TestNode | undefined;
+  before(async () => {
+    node = await startTestNode();
+  });
+  after(async () => {
+    await node?.close();
+  });
+  return {
+    get n(): TestNode {
+      if (!node) throw new Error('the test node is not started (use it inside a test)');
+      return node;
+    },
+    getOne: async (name) => (await node!.api('GET', `/v1/instances?name=${name}`)).items[0]!,
+  };
 }
