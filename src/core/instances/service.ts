@@ -125,46 +125,42 @@ export class InstanceService {
     }));
   }
 
-  async start(user: User, ref: InstanceRef): Promise<StateChange> {
+  /**
+   * Runs `fn` on the instance under its lock, re-reading it once the lock is
+   * held (another operation may have changed it meanwhile), and reports the
+   * state it had before.
+   */
+  private async changeState(user: User, ref: InstanceRef, fn: (cur: Instance) => Promise<Instance>): Promise<StateChange> {
     const inst = this.find(user, ref);
-    const L = this.d.lifecycle;
-    return L.locked(inst.uuid, async () => {
+    return this.d.lifecycle.locked(inst.uuid, async () => {
       const cur = this.find(user, { uuid: inst.uuid });
+      return { instance: await fn(cur), previousState: cur.state };
+    });
+  }
+
+  start(user: User, ref: InstanceRef): Promise<StateChange> {
+    return this.changeState(user, ref, (cur) => {
       if (cur.state === 'template' || cur.state === 'checkpoint') throw new HangarError('failed_precondition', `a ${cur.state} cannot be started`);
-      const after = await L.start(inst.uuid);
-      return { instance: after, previousState: cur.state };
+      return this.d.lifecycle.start(cur.uuid);
     });
   }
 
-  async stop(user: User, ref: InstanceRef, opts: { force: boolean; drainTimeoutMs: number }): Promise<StateChange> {
-    const inst = this.find(user, ref);
-    const L = this.d.lifecycle;
-    return L.locked(inst.uuid, async () => {
-      const cur = this.find(user, { uuid: inst.uuid });
-      const after = await L.stop(inst.uuid, opts);
-      return { instance: after, previousState: cur.state };
-    });
+  stop(user: User, ref: InstanceRef, opts: { force: boolean; drainTimeoutMs: number }): Promise<StateChange> {
+    return this.changeState(user, ref, (cur) => this.d.lifecycle.stop(cur.uuid, opts));
   }
 
-  async suspend(user: User, ref: InstanceRef): Promise<StateChange> {
-    const inst = this.find(user, ref);
-    const L = this.d.lifecycle;
-    return L.locked(inst.uuid, async () => {
-      const cur = this.find(user, { uuid: inst.uuid });
+  suspend(user: User, ref: InstanceRef): Promise<StateChange> {
+    return this.changeState(user, ref, (cur) => {
       if (cur.state !== 'running' && cur.state !== 'standby') throw new HangarError('failed_precondition', `cannot suspend an instance in state '${cur.state}'`);
-      const after = await L.suspend(inst.uuid);
-      return { instance: after, previousState: cur.state };
+      return this.d.lifecycle.suspend(cur.uuid);
     });
   }
 
-  async remove(user: User, ref: InstanceRef): Promise<StateChange> {
-    const inst = this.find(user, ref);
-    const L = this.d.lifecycle;
-    return L.locked(inst.uuid, async () => {
-      const cur = this.find(user, { uuid: inst.uuid });
+  remove(user: User, ref: InstanceRef): Promise<StateChange> {
+    return this.changeState(user, ref, async (cur) => {
       if (cur.deleteLock) throw new HangarError('failed_precondition', `instance '${cur.name}' has delete_lock set`);
-      const previousState = await L.destroy(cur);
-      return { instance: { ...cur, state: 'deleted' }, previousState };
+      await this.d.lifecycle.destroy(cur);
+      return { ...cur, state: 'deleted' };
     });
   }
 
