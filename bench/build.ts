@@ -18,9 +18,9 @@ import { appendFile, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'n
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildProject } from '../src/build/build.js';
-import { Buildah } from '../src/build/buildah.js';
-import { ensureRuntime, RUNTIME_NAMES } from '../src/build/runtimes.js';
+import { buildProject } from '../src/builder/build.js';
+import { Buildah } from '../src/builder/buildah.js';
+import { ensureRuntime, RUNTIME_NAMES } from '../src/builder/base-images.js';
 import { exec } from '../src/lib/exec.js';
 import { ms, table } from './stats.js';
 

@@ -1,6 +1,6 @@
-import { buildProject, defaultCacheDir, type BuildEvent } from '../build/index.js';
+import { buildProject, defaultCacheDir, type BuildEvent } from '../builder/index.js';
 import { pushImage } from '../image/push.js';
-import { RegistryClient } from '../registry/client.js';
+import { RegistryClient } from '../distribution/client.js';
 import type { Step } from './progress.js';
 
 /**

@@ -14,7 +14,7 @@
  */
 import type { Readable } from 'node:stream';
 import { HangarError } from '../lib/errors.js';
-import type { Progress, RegistryClient } from '../registry/client.js';
+import type { Progress, RegistryClient } from '../distribution/client.js';
 import type { LocalRegistry } from '../registry/ports.js';
 import { INDEX_TYPES, MANIFEST_TYPES } from './media-types.js';
 import { entriesForArch, parseIndex, pickManifest, type IndexEntry } from './unikraft.js';

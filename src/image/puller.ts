@@ -20,7 +20,7 @@
  */
 import { HangarError, asHangarError } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
-import { RegistryClient, registryBaseUrl, type Progress, type RegistryClientOptions } from '../registry/client.js';
+import { RegistryClient, registryBaseUrl, type Progress, type RegistryClientOptions } from '../distribution/client.js';
 import type { LocalRegistry, StoredManifest } from '../registry/ports.js';
 import type { ImageRecord, ImageSource, ImageStore, ResolvedImage } from '../core/ports/images.js';
 import { INDEX_TYPES } from './media-types.js';

@@ -15,7 +15,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HangarError } from '../lib/errors.js';
-import type { Progress, PushBlobResult, RegistryClient } from '../registry/client.js';
+import type { Progress, PushBlobResult, RegistryClient } from '../distribution/client.js';
 import { sha256 } from './digest.js';
 import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, INDEX_TYPES, MANIFEST_TYPES, MT } from './media-types.js';
 import { extractOciArchive } from './oci-archive.js';

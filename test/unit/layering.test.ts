@@ -15,11 +15,12 @@ const ALLOWED: Record<string, string[]> = {
   api: ['api', 'core', 'lib'],
   store: ['store', 'core', 'lib'],
   registry: ['registry', 'lib'],
-  image: ['image', 'core', 'registry', 'lib'],
+  image: ['image', 'core', 'registry', 'distribution', 'lib'],
   runtime: ['runtime', 'core', 'lib'],
   net: ['net', 'core', 'lib'],
   ingress: ['ingress', 'core', 'lib'],
-  build: ['build', 'image', 'lib'],
+  distribution: ['distribution', 'registry', 'lib'],
+  builder: ['builder', 'image', 'distribution', 'lib'],
 };
 
 function files(dir: string): string[] {

@@ -1,5 +1,5 @@
 import { basename, resolve } from 'node:path';
-import { buildProject, defaultCacheDir, parseImageName, pkg, type RootfsFormat } from '../../build/index.js';
+import { buildProject, defaultCacheDir, parseImageName, pkg, type RootfsFormat } from '../../builder/index.js';
 import { parseEnvFlags } from '../parse/env.js';
 import { buildEvents, realPush } from '../pipeline.js';
 import { progressFor, stepped, type Progress } from '../progress.js';

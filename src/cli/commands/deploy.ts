@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { KRAFTFILE_NAMES } from '../../build/index.js';
+import { KRAFTFILE_NAMES } from '../../builder/index.js';
 import { HangarError } from '../../lib/errors.js';
 import { outputFormat } from '../output.js';
 import type { Pieces } from '../pipeline.js';

@@ -4,7 +4,7 @@ import { LocalImageStore } from '../../image/store.js';
 import { pushImage } from '../../image/push.js';
 import { parseReference, repositoryName } from '../../image/reference.js';
 import { HangarError } from '../../lib/errors.js';
-import { RegistryClient, registryBaseUrl } from '../../registry/client.js';
+import { RegistryClient, registryBaseUrl } from '../../distribution/client.js';
 import type { Entry } from '../client.js';
 import { age, bytes, cell, col, outputFormat, render, renderTable, type Column } from '../output.js';
 import { parseDuration } from '../parse/units.js';

@@ -13,7 +13,7 @@ import { HangarError } from '../../../src/lib/errors.js';
 import { defaultPieces, type Pieces } from '../../../src/cli/pipeline.js';
 import { eventually, httpGet, startTestNode, type TestNode } from '../../helpers/node.js';
 import { runCli, tempHome } from '../../helpers/cli.js';
-import { BUILD_CACHE, EXAMPLES } from '../build/cache.js';
+import { BUILD_CACHE, EXAMPLES } from '../builder/cache.js';
 
 let n: TestNode;
 let env: NodeJS.ProcessEnv;

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { HangarError } from '../../../src/lib/errors.js';
-import { parseChallenge, RegistryClient, registryBaseUrl } from '../../../src/registry/client.js';
+import { parseChallenge, RegistryClient, registryBaseUrl } from '../../../src/distribution/client.js';
 
 /**
  * A tiny in-process registry: Bearer token auth (realm on the same server,

@@ -1,7 +1,7 @@
 /** Kraftfile v0.6 / v0.7 parsing: valid variants → the model; invalid files → one line naming the key and the fix. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseKraftfile, splitCommand, stripKernelArgs, inferSourceType, type Kraftfile } from '../../../src/build/kraftfile.js';
+import { parseKraftfile, splitCommand, stripKernelArgs, inferSourceType, type Kraftfile } from '../../../src/builder/kraftfile.js';
 import { HangarError } from '../../../src/lib/errors.js';
 
 const valid: Array<{ name: string; text: string; want: Partial<Kraftfile> }> = [

@@ -13,8 +13,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildProject, pkg, runtimeLayout } from '../../../src/build/index.js';
-import { Buildah } from '../../../src/build/buildah.js';
+import { buildProject, pkg, runtimeLayout } from '../../../src/builder/index.js';
+import { Buildah } from '../../../src/builder/buildah.js';
 import { blobPath, readOciLayout } from '../../../src/image/oci-layout.js';
 import { BUILD_CACHE, EXAMPLES, isRoot } from './cache.js';
 

@@ -10,8 +10,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildProject, type BuildResult } from '../../../src/build/index.js';
-import { Buildah } from '../../../src/build/buildah.js';
+import { buildProject, type BuildResult } from '../../../src/builder/index.js';
+import { Buildah } from '../../../src/builder/buildah.js';
 import { eventually, httpGet, startTestNode, type TestNode } from '../../helpers/node.js';
 import { BUILD_CACHE, EXAMPLES, REPO, isRoot } from './cache.js';
 

@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildProject } from '../../../src/build/index.js';
-import { Buildah } from '../../../src/build/buildah.js';
+import { buildProject } from '../../../src/builder/index.js';
+import { Buildah } from '../../../src/builder/buildah.js';
 import { HangarError } from '../../../src/lib/errors.js';
 import { BUILD_CACHE, isRoot } from './cache.js';
 

@@ -35,7 +35,7 @@ import { finalConfig, type OciConfig } from './image-config.js';
 import { kraftfileError, loadKraftfile, parseKraftfile, type FsSpec, type Kraftfile, type RootfsFormat } from './kraftfile.js';
 import { tarDirectory } from './layer.js';
 import { checkPackageFormat, defaultOutDir, defaultTimestamp, emitImage, emitRomPackage, parseImageName, type EmittedImage, type RomLayer } from './pkg.js';
-import { defaultCacheDir, ensureRuntime, resolveRuntimeName, runtimeRef, type RuntimeImage, type RuntimeName } from './runtimes.js';
+import { defaultCacheDir, ensureRuntime, resolveRuntimeName, runtimeRef, type RuntimeImage, type RuntimeName } from './base-images.js';
 import { skeletonLayer } from './skeleton.js';
 import { removeStaleTemps, tempDir } from './tmp.js';
 

@@ -9,7 +9,7 @@
  */
 export { buildProject, type BuildOptions, type BuildResult } from './build.js';
 export { pkg, parseImageName, PACKAGE_FORMATS, type PkgOptions, type PkgResult, type RomLayer } from './pkg.js';
-export { ensureRuntime, runtimeLayout, runtimeRef, resolveRuntimeName, defaultCacheDir, RUNTIME_NAMES, type RuntimeImage, type RuntimeName, type RuntimeOptions } from './runtimes.js';
+export { ensureRuntime, runtimeLayout, runtimeRef, resolveRuntimeName, defaultCacheDir, RUNTIME_NAMES, type RuntimeImage, type RuntimeName, type RuntimeOptions } from './base-images.js';
 export { parseKraftfile, loadKraftfile, KRAFTFILE_NAMES, type Kraftfile, type FsSpec, type RootfsFormat, type Target } from './kraftfile.js';
 export type { BuildEvent, BuildPhase, ProgressFn } from './events.js';
 export type { RegistryAuth } from './buildah.js';

@@ -29,7 +29,7 @@ import { detectFsFormatOfFile, packDirectory, packLayers, padFile } from './fs-i
 import type { OciConfig } from './image-config.js';
 import type { RootfsFormat, Target } from './kraftfile.js';
 import { TarFileWriter } from './layer.js';
-import { defaultCacheDir } from './runtimes.js';
+import { defaultCacheDir } from './base-images.js';
 import { tempDir } from './tmp.js';
 
 export const PACKAGE_FORMATS = ['oci'] as const;

@@ -26,8 +26,8 @@ import https from 'node:https';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HangarError, type ErrorKind } from '../lib/errors.js';
-import { sha256 } from './digest.js';
-import { MT } from './media-types.js';
+import { sha256 } from '../registry/digest.js';
+import { MT } from '../registry/media-types.js';
 
 export interface RegistryCredentials {
   username: string;

@@ -4,8 +4,8 @@ import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile, chmod, link } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { detectFsFormat, padFile, paddedSize, writeCpio } from '../../../src/build/fs-image.js';
-import { excludeMatcher, tarDirectory } from '../../../src/build/layer.js';
+import { detectFsFormat, padFile, paddedSize, writeCpio } from '../../../src/builder/fs-image.js';
+import { excludeMatcher, tarDirectory } from '../../../src/builder/layer.js';
 
 let dir: string;
 before(async () => {

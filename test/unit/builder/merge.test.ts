@@ -1,7 +1,7 @@
 /** How the runtime's, the Dockerfile's and the Kraftfile's settings combine into the image config. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { finalConfig, mergeEnv, prependEnv } from '../../../src/build/image-config.js';
+import { finalConfig, mergeEnv, prependEnv } from '../../../src/builder/image-config.js';
 
 const runtime = { Env: ['PATH=/usr/bin:/bin', 'LANG=C.UTF-8'], Cmd: ['/usr/bin/python3'], WorkingDir: '/', Labels: { 'dev.hangar.runtime': 'python3' } };
 

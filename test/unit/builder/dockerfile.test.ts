@@ -1,8 +1,8 @@
 /** FROM lines: what hangar can build from offline, and the runtime names it accepts. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { instructions, scanFroms } from '../../../src/build/dockerfile.js';
-import { resolveRuntimeName } from '../../../src/build/runtimes.js';
+import { instructions, scanFroms } from '../../../src/builder/dockerfile.js';
+import { resolveRuntimeName } from '../../../src/builder/base-images.js';
 
 describe('Dockerfile FROM scanning', () => {
   it('classifies scratch, stages, runtimes and loopback registry images', () => {

@@ -6,7 +6,7 @@
  * offline — which is refused with the line number and the fix.
  */
 import { HangarError } from '../lib/errors.js';
-import { resolveRuntimeName, type RuntimeName } from './runtimes.js';
+import { resolveRuntimeName, type RuntimeName } from './base-images.js';
 
 export type BaseImage =
   | { kind: 'scratch' }
