@@ -18,7 +18,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -28,6 +27,7 @@ import { readOciLayout, blobPath } from '../image/oci-layout.js';
 import { buildOciImage, writeOciLayout, type OciFileLayerInput } from '../image/oci-writer.js';
 import { FIXED_MTIME, type TarEntrySpec } from '../image/tar-writer.js';
 import { MT } from '../image/media-types.js';
+import { hangarHome, readSettings } from '../lib/settings.js';
 import { HangarError } from '../lib/errors.js';
 import { exec } from '../lib/exec.js';
 import { noProgress, type ProgressFn } from './events.js';
@@ -114,8 +114,8 @@ type RecipeLayer = z.infer<typeof layerSchema>;
 
 /** The repository's `runtimes/` folder: $HANGAR_RUNTIMES_DIR, else found upwards from this module. */
 export function recipesDir(): string {
-  const env = process.env['HANGAR_RUNTIMES_DIR'];
-  if (env) return resolve(env);
+  const dir = readSettings().HANGAR_RUNTIMES_DIR;
+  if (dir) return dir;
   let d = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     if (existsSync(join(d, 'runtimes', 'base', 'recipe.yaml'))) return join(d, 'runtimes');
@@ -135,8 +135,7 @@ export async function loadRecipe(name: RuntimeName, dir = recipesDir()): Promise
 
 /** The build cache: $HANGAR_BUILD_CACHE, else $HANGAR_HOME/build (default ~/.hangar/build). */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env['HANGAR_BUILD_CACHE']) return resolve(env['HANGAR_BUILD_CACHE']);
-  return join(resolve(env['HANGAR_HOME'] ?? join(homedir(), '.hangar')), 'build');
+  return readSettings(env).HANGAR_BUILD_CACHE ?? join(hangarHome(env), 'build');
 }
 
 // ---- the built image ---------------------------------------------------------------------------------
@@ -301,8 +300,9 @@ async function debianLayer(
   if ((await exec('sh', ['-c', 'command -v mmdebstrap'], { allowFailure: true })).code !== 0) {
     throw new HangarError('unavailable', `runtime ${name}: mmdebstrap is not installed (run: apt-get install mmdebstrap, or bash scripts/install-deps.sh)`);
   }
-  const mirror = process.env['HANGAR_DEBIAN_MIRROR'] ?? 'http://deb.debian.org/debian';
-  const security = process.env['HANGAR_DEBIAN_SECURITY_MIRROR'] ?? 'http://deb.debian.org/debian-security';
+  const settings = readSettings();
+  const mirror = settings.HANGAR_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
+  const security = settings.HANGAR_DEBIAN_SECURITY_MIRROR ?? 'http://deb.debian.org/debian-security';
   const root = join(work, 'debian-root');
   progress({ phase: 'runtime', message: `${name}: fetching Debian ${d.suite} packages ${d.packages.join(', ')} (mmdebstrap --variant=extract)` });
   const args = [

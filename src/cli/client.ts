@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HangarError, type ErrorKind } from '../lib/errors.js';
+import { hangarHome } from '../lib/settings.js';
 import { readConfig } from './config.js';
 
 /** `--metro` / `--token` as given on the command line. */
@@ -61,7 +62,7 @@ export function resolveTarget(g: Globals, env: NodeJS.ProcessEnv): Target {
   if (cfg.token && cfg.metro !== undefined && normalizeMetro(cfg.metro, env) === baseUrl) return { baseUrl, token: cfg.token, tokenFrom: 'config' };
   if (isLoopback(baseUrl)) {
     try {
-      const token = readFileSync(join(env['HANGAR_HOME'] || join(env['HOME'] || '/root', '.hangar'), 'token'), 'utf8').trim();
+      const token = readFileSync(join(hangarHome(env), 'token'), 'utf8').trim();
       if (token) return { baseUrl, token, tokenFrom: 'local node' };
     } catch {
       // no local node state here

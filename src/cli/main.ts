@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { HangarError, type ErrorKind } from '../lib/errors.js';
+import { readSettings } from '../lib/settings.js';
 import { withDefaults, type Io } from './io.js';
 import { toCommand, type CommandSpec, type RunState } from './spec.js';
 import { imageGroup, push } from './commands/image.js';
@@ -103,7 +104,7 @@ export async function main(argv: string[], partial: Partial<Io> = {}, deps: CliD
     }
     const msg = e instanceof Error ? e.message : String(e);
     io.err(`hangar: ${msg}\n`);
-    if (!(e instanceof HangarError) && e instanceof Error && io.env['HANGAR_DEBUG']) io.err(`${e.stack ?? ''}\n`);
+    if (!(e instanceof HangarError) && e instanceof Error && readSettings(io.env).HANGAR_DEBUG) io.err(`${e.stack ?? ''}\n`);
     return e instanceof HangarError ? (EXIT_BY_KIND[e.kind] ?? 1) : 1;
   }
 }

@@ -1,9 +1,10 @@
 import { pino, type Logger } from 'pino';
+import { readSettings } from './settings.js';
 
 export type { Logger };
 
 /** Structured JSON logs on stderr; HANGAR_LOG_LEVEL picks the level (default info, tests: warn). */
-export function createLogger(name: string, level = process.env['HANGAR_LOG_LEVEL'] ?? 'info'): Logger {
+export function createLogger(name: string, level: string = readSettings().HANGAR_LOG_LEVEL ?? 'info'): Logger {
   return pino({ name, level, base: { pid: process.pid } }, pino.destination(2));
 }
 

@@ -1,7 +1,6 @@
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_LIMITS, type InstanceLimits } from '../core/instances/input.js';
-import { invalid } from '../lib/errors.js';
+import { hangarHome, readSettings } from '../lib/settings.js';
 import type { CentralRegistryConfig } from '../image/puller.js';
 
 /** Everything a node needs to start; every value has an embedded default. */
@@ -17,38 +16,39 @@ export interface NodeConfig {
   cgroupParent: string;
   limits: InstanceLimits;
   stopGraceMs: number;
+  /** Size limits of the node's registry (HANGAR_REGISTRY_MAX_BLOB_BYTES, HANGAR_REGISTRY_MAX_MANIFEST_BYTES); unset = the registry's defaults. */
+  registryLimits: { maxBlobBytes?: number; maxManifestBytes?: number };
   /** The registry images are pulled from when the node lacks them (HANGAR_CENTRAL_REGISTRY, _USER, _PASSWORD). */
   central?: CentralRegistryConfig;
 }
 
 const repoRoot = (): string => resolve(new URL('../../..', import.meta.url).pathname);
 
+/** The node's configuration: embedded defaults, then the validated `HANGAR_*` variables (lib/settings.ts), then `overrides`. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<NodeConfig> = {}): NodeConfig {
-  const listen = env['HANGAR_LISTEN'] ?? '127.0.0.1:8080';
-  const m = /^(.*):(\d+)$/.exec(listen);
-  if (!m) throw invalid('HANGAR_LISTEN', `'${listen}' is not host:port`);
+  const v = readSettings(env);
+  const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(v.HANGAR_LISTEN ?? '127.0.0.1:8080')!;
   const base: NodeConfig = {
-    home: resolve(env['HANGAR_HOME'] ?? join(homedir(), '.hangar')),
-    host: m[1]!.replace(/^\[|\]$/g, ''),
-    port: Number(m[2]),
-    binDir: env['HANGAR_BIN_DIR'] ?? join(repoRoot(), 'build', 'bin'),
+    home: hangarHome(env),
+    host: host!,
+    port: Number(port),
+    binDir: v.HANGAR_BIN_DIR ?? join(repoRoot(), 'build', 'bin'),
     network: {
-      bridge: env['HANGAR_BRIDGE'] ?? 'hangar0',
-      subnet: env['HANGAR_SUBNET'] ?? '10.77.0.0/16',
-      netnsPrefix: env['HANGAR_NETNS_PREFIX'] ?? 'hangar',
-      prewarm: Number(env['HANGAR_NET_PREWARM'] ?? 4),
+      bridge: v.HANGAR_BRIDGE ?? 'hangar0',
+      subnet: v.HANGAR_SUBNET ?? '10.77.0.0/16',
+      netnsPrefix: v.HANGAR_NETNS_PREFIX ?? 'hangar',
+      prewarm: v.HANGAR_NET_PREWARM ?? 4,
     },
-    limits: {
-      ...DEFAULT_LIMITS,
-      ...(env['HANGAR_MAX_MEMORY_MB'] ? { maxMemoryMb: Number(env['HANGAR_MAX_MEMORY_MB']) } : {}),
+    limits: { ...DEFAULT_LIMITS, ...(v.HANGAR_MAX_MEMORY_MB !== undefined ? { maxMemoryMb: v.HANGAR_MAX_MEMORY_MB } : {}) },
+    registryLimits: {
+      ...(v.HANGAR_REGISTRY_MAX_BLOB_BYTES !== undefined ? { maxBlobBytes: v.HANGAR_REGISTRY_MAX_BLOB_BYTES } : {}),
+      ...(v.HANGAR_REGISTRY_MAX_MANIFEST_BYTES !== undefined ? { maxManifestBytes: v.HANGAR_REGISTRY_MAX_MANIFEST_BYTES } : {}),
     },
-    stopGraceMs: Number(env['HANGAR_STOP_GRACE_MS'] ?? 10_000),
-    cgroupParent: env['HANGAR_CGROUP_PARENT'] ?? '/hangar',
+    stopGraceMs: v.HANGAR_STOP_GRACE_MS ?? 10_000,
+    cgroupParent: v.HANGAR_CGROUP_PARENT ?? '/hangar',
   };
-  const central = env['HANGAR_CENTRAL_REGISTRY'];
-  if (central) {
-    if (!/^(https?:\/\/)?[\w.-]+(:\d+)?\/?$|^(https?:\/\/)?\[[0-9a-fA-F:]+\](:\d+)?\/?$/.test(central)) throw invalid('HANGAR_CENTRAL_REGISTRY', `'${central}' is not a registry URL (http(s)://host[:port] or host[:port])`);
-    base.central = { url: central, ...(env['HANGAR_CENTRAL_USER'] ? { username: env['HANGAR_CENTRAL_USER'], password: env['HANGAR_CENTRAL_PASSWORD'] ?? '' } : {}) };
+  if (v.HANGAR_CENTRAL_REGISTRY) {
+    base.central = { url: v.HANGAR_CENTRAL_REGISTRY, ...(v.HANGAR_CENTRAL_USER ? { username: v.HANGAR_CENTRAL_USER, password: v.HANGAR_CENTRAL_PASSWORD ?? '' } : {}) };
   }
   return { ...base, ...overrides, network: { ...base.network, ...(overrides.network ?? {}) } };
 }

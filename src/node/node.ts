@@ -13,7 +13,7 @@ import { LocalImageStore } from '../image/store.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { CniNetwork } from '../net/driver.js';
 import { createRegistryApi } from '../registry/http/app.js';
-import { DiskRegistry, limitsFromEnv } from '../registry/store.js';
+import { DiskRegistry } from '../registry/store.js';
 import { RuncDriver } from '../runtime/runc/driver.js';
 import { FileLogStore } from '../store/logs.js';
 import { SqliteStore } from '../store/sqlite.js';
@@ -59,7 +59,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   // Pinned images (POST /v1/images) are kept like used ones.
   let isPinned = (_digest: string): boolean => false;
   const inUse = (digest: string): boolean => store.allInstances().some((i) => i.imageDigest === digest) || isPinned(digest);
-  const registry = new DiskRegistry({ root: join(config.home, 'images'), limits: limitsFromEnv(process.env), inUse, logger });
+  const registry = new DiskRegistry({ root: join(config.home, 'images'), limits: config.registryLimits, inUse, logger });
   await registry.init();
   const images = new LocalImageStore({ root: join(config.home, 'images'), registry, inUse, logger });
   await images.init();

@@ -49,21 +49,6 @@ export const DEFAULT_LIMITS: RegistryLimits = {
 };
 
 /** Limits from `HANGAR_REGISTRY_MAX_BLOB_BYTES` and `HANGAR_REGISTRY_MAX_MANIFEST_BYTES` (unset: the defaults). */
-export function limitsFromEnv(env: NodeJS.ProcessEnv): Partial<RegistryLimits> {
-  const out: Partial<RegistryLimits> = {};
-  const num = (k: string): number | undefined => {
-    const v = env[k];
-    if (v === undefined || v === '') return undefined;
-    if (!/^\d+$/.test(v)) throw new RegistryError('UNSUPPORTED', `${k} must be a number of bytes, got '${v}'`, { kind: 'invalid_argument', field: k });
-    return Number(v);
-  };
-  const blob = num('HANGAR_REGISTRY_MAX_BLOB_BYTES');
-  const manifest = num('HANGAR_REGISTRY_MAX_MANIFEST_BYTES');
-  if (blob !== undefined) out.maxBlobBytes = blob;
-  if (manifest !== undefined) out.maxManifestBytes = manifest;
-  return out;
-}
-
 export interface DiskRegistryOptions {
   root: string;
   limits?: Partial<RegistryLimits>;

@@ -1,9 +1,9 @@
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalImageStore } from '../../image/store.js';
 import { pushImage } from '../../image/push.js';
 import { parseReference, repositoryName } from '../../image/reference.js';
 import { HangarError } from '../../lib/errors.js';
+import { hangarHome } from '../../lib/settings.js';
 import { RegistryClient, registryBaseUrl } from '../../distribution/client.js';
 import type { Entry } from '../client.js';
 import { age, bytes, cell, col, outputFormat, render, renderTable, type Column } from '../output.js';
@@ -200,7 +200,7 @@ const importVerb = verb<Out & { ref?: string; home?: string }>({
   examples: ['hangar image import build/images/hello.oci.tar --ref hello:latest'],
   async run(ctx, a, o) {
     const format = outputFormat(o.output);
-    const home = resolve(o.home ?? ctx.io.env['HANGAR_HOME'] ?? join(ctx.io.env['HOME'] ?? homedir(), '.hangar'));
+    const home = resolve(o.home ?? hangarHome(ctx.io.env));
     const store = new LocalImageStore({ root: join(home, 'images') });
     await store.init();
     try {

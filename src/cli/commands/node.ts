@@ -14,8 +14,12 @@ export const nodeVerb = verb<{ listen?: string; home?: string }>({
     const env = { ...ctx.io.env };
     if (o.listen) env['HANGAR_LISTEN'] = o.listen;
     if (o.home) env['HANGAR_HOME'] = o.home;
+    const config = configFromEnv(env); // validates every HANGAR_* variable before anything starts
     const logger = createLogger('hangar');
-    const node = await startNode(configFromEnv(env), logger);
+    const { unknownSettings } = await import('../../lib/settings.js');
+    const unknown = unknownSettings(env);
+    if (unknown.length > 0) logger.warn({ variables: unknown }, 'ignoring unknown HANGAR_* variables (typos?)');
+    const node = await startNode(config, logger);
     ctx.io.out(`hangar node listening on ${node.url} (home ${node.config.home}, admin token in ${node.config.home}/token)\n`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {
