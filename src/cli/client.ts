@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HangarError, type ErrorKind } from '../lib/errors.js';
-import { hangarHome } from '../lib/settings.js';
+import { hangarHome, readSettings } from '../lib/settings.js';
 import { readConfig } from './config.js';
 
 /** `--metro` / `--token` as given on the command line. */
@@ -23,7 +23,7 @@ const firstEnv = (env: NodeJS.ProcessEnv, names: string[]): string | undefined =
 
 /** The node this machine runs by default (`HANGAR_LISTEN`, else 127.0.0.1:8080). */
 export function localMetro(env: NodeJS.ProcessEnv): string {
-  const listen = (env['HANGAR_LISTEN'] || '127.0.0.1:8080').replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:');
+  const listen = (readSettings(env).HANGAR_LISTEN ?? '127.0.0.1:8080').replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:');
   return `http://${listen}`;
 }
 
