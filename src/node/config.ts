@@ -8,6 +8,13 @@ import type { CentralRegistryConfig } from '../image/puller.js';
 export interface NodeConfig {
   /** All state lives here: database, images, logs, sandbox state. */
   home: string;
+  /**
+   * This node's id, recorded on every instance it creates; it reconciles and
+   * restarts only those (HANGAR_NODE_ID). Unset: a uuid generated on first
+   * start and kept in `$HANGAR_HOME/node-id` (not the hostname, which can
+   * change under a running node or repeat across hosts).
+   */
+  nodeId?: string;
   host: string;
   port: number;
   /** Folder with hangar's own binaries (hangar-shim). */
@@ -29,6 +36,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
   if (!m) throw invalid('HANGAR_LISTEN', `'${listen}' is not host:port`);
   const base: NodeConfig = {
     home: resolve(env['HANGAR_HOME'] ?? join(homedir(), '.hangar')),
+    ...(env['HANGAR_NODE_ID'] ? { nodeId: env['HANGAR_NODE_ID'] } : {}),
     host: m[1]!.replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
     binDir: env['HANGAR_BIN_DIR'] ?? join(repoRoot(), 'build', 'bin'),
