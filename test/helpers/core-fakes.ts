@@ -209,5 +209,14 @@ export function fakeLifecycle(o: { stopGraceMs?: number } = {}) {
     return inst;
   };
   const get = async (uuid: string): Promise<Instance> => (await store.getInstance(uuid))!;
-  return { clock, store, runtime, network, lifecycle, add, get };
+  /** Stores an instance and starts it, holding its lock as the service does. */
+  const running = async (patch: Partial<Instance> = {}): Promise<Instance> => {
+    const inst = await add(patch);
+    return lifecycle.locked(inst.uuid, () => lifecycle.start(inst.uuid));
+  };
+  const stop = (uuid: string, opts: { force?: boolean; drainTimeoutMs?: number } = {}): Promise<Instance> =>
+    lifecycle.locked(uuid, () => lifecycle.stop(uuid, { force: opts.force ?? false, drainTimeoutMs: opts.drainTimeoutMs ?? 0 }));
+  /** The signals sent so far, as `kill <uuid> <signal>`. */
+  const kills = (): string[] => runtime.calls.filter((c) => c.startsWith('kill'));
+  return { clock, store, runtime, network, lifecycle, add, get, running, stop, kills };
 }

@@ -7,9 +7,8 @@ import { fakeLifecycle } from '../../helpers/core-fakes.js';
 
 test('restart back-off: immediate, then 5 s, then 10 s; a healthy run resets it', async () => {
   const h = fakeLifecycle();
-  const inst = await h.add({ restartPolicy: 'always' });
+  const inst = await h.running({ restartPolicy: 'always' });
   const L = h.lifecycle;
-  await L.locked(inst.uuid, () => L.start(inst.uuid));
   const crashAndCheck = async (delayMs: number, attempt: number, startCount: number): Promise<void> => {
     h.runtime.exit(inst.uuid, { exitCode: 1 });
     await h.clock.advance(0);
@@ -40,15 +39,13 @@ test('restart back-off: immediate, then 5 s, then 10 s; a healthy run resets it'
 
 test('a requested stop never restarts, and cancels a pending restart', async () => {
   const h = fakeLifecycle();
-  const inst = await h.add({ restartPolicy: 'always' });
-  const L = h.lifecycle;
-  await L.locked(inst.uuid, () => L.start(inst.uuid));
+  const inst = await h.running({ restartPolicy: 'always' });
   h.runtime.exit(inst.uuid, { exitCode: 1 });
   await h.clock.advance(0); // attempt 0: restarted at once
   h.runtime.exit(inst.uuid, { exitCode: 1 });
   await h.clock.advance(0);
   assert.equal((await h.get(inst.uuid)).restart?.attempt, 1);
-  const stopped = await L.locked(inst.uuid, () => L.stop(inst.uuid, { force: false, drainTimeoutMs: 0 }));
+  const stopped = await h.stop(inst.uuid);
   assert.equal(stopped.state, 'stopped');
   assert.equal(stopped.restart, undefined);
   await h.clock.advance(60_000);
@@ -57,36 +54,32 @@ test('a requested stop never restarts, and cancels a pending restart', async () 
 
 test('drain, then stop: SIGTERM only once the drain period is over', async () => {
   const h = fakeLifecycle();
-  const inst = await h.add();
-  const L = h.lifecycle;
-  await L.locked(inst.uuid, () => L.start(inst.uuid));
-  const r = await L.locked(inst.uuid, () => L.stop(inst.uuid, { force: false, drainTimeoutMs: 3_000 }));
+  const inst = await h.running();
+  const r = await h.stop(inst.uuid, { drainTimeoutMs: 3_000 });
   assert.equal(r.state, 'draining');
   await h.clock.advance(2_999);
   assert.equal((await h.get(inst.uuid)).state, 'draining');
-  assert.ok(!h.runtime.calls.some((c) => c.startsWith('kill')), 'no signal while draining');
+  assert.ok(h.kills().length === 0, 'no signal while draining');
   await h.clock.advance(1);
   const done = await h.get(inst.uuid);
   assert.equal(done.state, 'stopped');
   assert.equal(done.stopReason, STOP_REASONS.userStop);
   assert.equal(done.stopCode, 15);
-  assert.deepEqual(h.runtime.calls.filter((c) => c.startsWith('kill')), [`kill ${inst.uuid} SIGTERM`]);
+  assert.deepEqual(h.kills(), [`kill ${inst.uuid} SIGTERM`]);
   assert.equal(done.uptimeMs, 3_000);
 });
 
 test('stop grace: SIGKILL when the app ignores SIGTERM for stopGraceMs', async () => {
   const h = fakeLifecycle({ stopGraceMs: 10_000 });
   h.runtime.diesOn.delete('SIGTERM');
-  const inst = await h.add();
-  const L = h.lifecycle;
-  await L.locked(inst.uuid, () => L.start(inst.uuid));
-  const r = await L.locked(inst.uuid, () => L.stop(inst.uuid, { force: false, drainTimeoutMs: 0 }));
+  const inst = await h.running();
+  const r = await h.stop(inst.uuid);
   assert.equal(r.state, 'stopping');
   await h.clock.advance(9_999);
-  assert.deepEqual(h.runtime.calls.filter((c) => c.startsWith('kill')), [`kill ${inst.uuid} SIGTERM`]);
+  assert.deepEqual(h.kills(), [`kill ${inst.uuid} SIGTERM`]);
   assert.equal((await h.get(inst.uuid)).state, 'stopping');
   await h.clock.advance(1);
-  assert.deepEqual(h.runtime.calls.filter((c) => c.startsWith('kill')), [`kill ${inst.uuid} SIGTERM`, `kill ${inst.uuid} SIGKILL`]);
+  assert.deepEqual(h.kills(), [`kill ${inst.uuid} SIGTERM`, `kill ${inst.uuid} SIGKILL`]);
   const done = await h.get(inst.uuid);
   assert.equal(done.state, 'stopped');
   assert.equal(done.stopReason, STOP_REASONS.userStop, 'a user stop stays a user stop even if it took SIGKILL');
@@ -95,25 +88,21 @@ test('stop grace: SIGKILL when the app ignores SIGTERM for stopGraceMs', async (
 
 test('a forced stop sends SIGKILL at once', async () => {
   const h = fakeLifecycle();
-  const inst = await h.add();
-  const L = h.lifecycle;
-  await L.locked(inst.uuid, () => L.start(inst.uuid));
-  await L.locked(inst.uuid, () => L.stop(inst.uuid, { force: true, drainTimeoutMs: 0 }));
+  const inst = await h.running();
+  await h.stop(inst.uuid, { force: true });
   await h.clock.advance(0);
-  assert.deepEqual(h.runtime.calls.filter((c) => c.startsWith('kill')), [`kill ${inst.uuid} SIGKILL`]);
+  assert.deepEqual(h.kills(), [`kill ${inst.uuid} SIGKILL`]);
   assert.equal((await h.get(inst.uuid)).stopReason, STOP_REASONS.userForcedStop);
 });
 
 test('exit → stop reason: app exit, crash, out of memory', async () => {
   const h = fakeLifecycle();
-  const L = h.lifecycle;
   for (const [exit, reason, code] of [
     [{ exitCode: 0 }, STOP_REASONS.appExit, undefined],
     [{ signal: 'SIGSEGV' }, STOP_REASONS.crash, 11],
     [{ signal: 'SIGKILL', oomKilled: true }, STOP_REASONS.outOfMemory, 9],
   ] as const) {
-    const inst = await h.add();
-    await L.locked(inst.uuid, () => L.start(inst.uuid));
+    const inst = await h.running();
     h.runtime.exit(inst.uuid, exit);
     await h.clock.advance(0);
     const done = await h.get(inst.uuid);
@@ -125,9 +114,8 @@ test('exit → stop reason: app exit, crash, out of memory', async () => {
 
 test('uptime counts the run in progress on the clock', async () => {
   const h = fakeLifecycle();
-  const inst = await h.add({ uptimeMs: 500 });
+  const inst = await h.running({ uptimeMs: 500 });
   const L = h.lifecycle;
-  await L.locked(inst.uuid, () => L.start(inst.uuid));
   await h.clock.advance(1_234);
   assert.equal(L.uptimeMs(await h.get(inst.uuid)), 1_734);
 });
