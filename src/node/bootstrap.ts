@@ -10,11 +10,13 @@ import { newToken, newUuid } from '../lib/ids.js';
  */
 export async function ensureAdmin(users: UserStore, home: string): Promise<{ token: string | undefined }> {
   const file = join(home, 'token');
-  if (await users.getUserByName('admin')) {
-    return { token: existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined };
-  }
-  const token = newToken();
-  await users.createUser({ uuid: newUuid(), name: 'admin', admin: true, createdAt: new Date().toISOString() }, hashToken(token));
+  const token = await users.unitOfWork(async (tx) => {
+    if (await tx.getUserByName('admin')) return undefined;
+    const made = newToken();
+    await tx.createUser({ uuid: newUuid(), name: 'admin', admin: true, createdAt: new Date().toISOString() }, hashToken(made));
+    return made;
+  });
+  if (token === undefined) return { token: existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined };
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   return { token };
 }

@@ -43,16 +43,19 @@ export function userRoutes(deps: ApiDeps): Hono<AppEnv> {
     const me = c.get('user');
     if (!me.admin) throw new HangarError('permission_denied', 'only the node admin can add users');
     const { items } = oneOrMany(createUserSchema, await requireJson(c));
-    for (const i of items) {
-      if (await deps.users.getUserByName(i.name)) throw new HangarError('already_exists', `name: a user named '${i.name}' already exists`, { field: 'name' });
-    }
-    const entries: Entry[] = [];
-    for (const i of items) {
-      const token = newToken();
-      const user = { uuid: newUuid(), name: i.name, admin: false, createdAt: new Date().toISOString() };
-      await deps.users.createUser(user, hashToken(token));
-      entries.push({ status: 'success', uuid: user.uuid, name: user.name, token });
-    }
+    const entries = await deps.users.unitOfWork(async (tx) => {
+      for (const i of items) {
+        if (await tx.getUserByName(i.name)) throw new HangarError('already_exists', `name: a user named '${i.name}' already exists`, { field: 'name' });
+      }
+      const made: Entry[] = [];
+      for (const i of items) {
+        const token = newToken();
+        const user = { uuid: newUuid(), name: i.name, admin: false, createdAt: new Date().toISOString() };
+        await tx.createUser(user, hashToken(token));
+        made.push({ status: 'success', uuid: user.uuid, name: user.name, token });
+      }
+      return made;
+    });
     return c.json(entriesEnvelope('users', entries, c.get('startedUs')));
   });
 

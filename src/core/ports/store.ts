@@ -53,7 +53,7 @@ export interface UserRepository {
 /** What a unit of work sees: the same repositories, inside one transaction. */
 export interface UnitOfWork extends InstanceRepository, UserRepository {}
 
-export interface InstanceStore extends InstanceRepository {
+export interface Transactional {
   /**
    * Runs fn in one transaction: committed when its promise resolves, rolled
    * back when it rejects. Inside fn use only `tx` (the store itself waits for
@@ -62,7 +62,9 @@ export interface InstanceStore extends InstanceRepository {
   unitOfWork<T>(fn: (tx: UnitOfWork) => Promise<T>): Promise<T>;
 }
 
-export interface UserStore extends UserRepository {}
+export interface InstanceStore extends InstanceRepository, Transactional {}
+
+export interface UserStore extends UserRepository, Transactional {}
 
 export interface Store extends InstanceStore, UserStore {
   close(): void;
