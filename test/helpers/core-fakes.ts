@@ -79,6 +79,7 @@ export class MemoryStore implements Store {
 
 interface FakeSandbox {
   state: SandboxInfo['state'];
+  startedMs?: number;
   exit?: SandboxExit;
   waiters: Array<(e: SandboxExit) => void>;
 }
@@ -96,6 +97,8 @@ export class FakeRuntime implements RuntimeDriver {
   private readonly ended = new Map<string, SandboxExit>();
   /** Signals the app does not handle (SIGTERM can be taken out to model an app that ignores it). */
   diesOn = new Set<string>(['SIGTERM', 'SIGKILL']);
+  /** How long after start the app listens on a port. */
+  listensAfterMs = 0;
 
   constructor(private readonly clock: FakeClock) {}
 
@@ -115,6 +118,7 @@ export class FakeRuntime implements RuntimeDriver {
   async start(spec: SandboxSpec): Promise<{ pid: number }> {
     this.calls.push(`start ${spec.id}`);
     this.put(spec.id, 'running');
+    this.sandboxes.get(spec.id)!.startedMs = this.clock.now().getTime();
     return { pid: 4242 };
   }
   waitExit(id: string): Promise<SandboxExit> {
@@ -155,8 +159,9 @@ export class FakeRuntime implements RuntimeDriver {
   async stats(): Promise<{ rssBytes: number; cpuTimeMs: number }> {
     return { rssBytes: 0, cpuTimeMs: 0 };
   }
-  async listening(): Promise<boolean> {
-    return true;
+  async listening(id: string): Promise<boolean> {
+    const started = this.sandboxes.get(id)?.startedMs;
+    return started !== undefined && this.clock.now().getTime() >= started + this.listensAfterMs;
   }
 }
 

@@ -71,10 +71,6 @@ export class InstanceService {
       throw e;
     });
     const names = replicaNames(req.name ?? randomName(), req.replicas);
-    const owned = (await this.d.store.listInstances({ owner: user.uuid, count: 0, order: 'asc' })).length;
-    if (owned + names.length > this.d.limits.maxInstancesPerUser) {
-      throw new HangarError('resource_exhausted', `instance quota of ${this.d.limits.maxInstancesPerUser} reached`);
-    }
     const now = this.d.clock.now().toISOString();
     const made: Instance[] = names.map((name) => ({
       uuid: newUuid(),
@@ -98,7 +94,12 @@ export class InstanceService {
       restartCount: 0,
       uptimeMs: 0,
     }));
+    // Quota, names and inserts in one unit: concurrent creates must not both pass the checks.
     await this.d.store.unitOfWork(async (tx) => {
+      const owned = (await tx.listInstances({ owner: user.uuid, count: 0, order: 'asc' })).length;
+      if (owned + names.length > this.d.limits.maxInstancesPerUser) {
+        throw new HangarError('resource_exhausted', `instance quota of ${this.d.limits.maxInstancesPerUser} reached`);
+      }
       for (const inst of made) {
         if (await tx.getInstanceByName(inst.name)) throw new HangarError('already_exists', `name: an instance named '${inst.name}' already exists`, { field: 'name' });
       }

@@ -112,6 +112,18 @@ test('exit → stop reason: app exit, crash, out of memory', async () => {
   }
 });
 
+test('readiness polling records net_time_us once the app listens', async () => {
+  const h = fakeLifecycle();
+  h.runtime.listensAfterMs = 250;
+  const inst = await h.running();
+  await h.clock.advance(200);
+  assert.equal((await h.get(inst.uuid)).netTimeUs, undefined);
+  await h.clock.advance(200);
+  const t = (await h.get(inst.uuid)).netTimeUs;
+  assert.ok(t !== undefined && t >= 250_000 && t <= 350_000, `net_time_us ${t}`);
+  assert.equal(h.clock.pending(), 0, 'polling ends once the app listens');
+});
+
 test('uptime counts the run in progress on the clock', async () => {
   const h = fakeLifecycle();
   const inst = await h.running({ uptimeMs: 500 });

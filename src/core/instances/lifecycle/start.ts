@@ -90,8 +90,11 @@ function watchReadiness(ctx: RunContext, inst: Instance, t0: number): void {
     }
     const now = d.clock.monoUs();
     if (up) {
-      const cur = await ctx.fresh(uuid);
-      if (cur && cur.netTimeUs === undefined && ctx.live.get(uuid)?.startedMonoUs === t0) await ctx.save({ ...cur, netTimeUs: now - t0 });
+      // Under the lock: a stop or exit may be rewriting the record meanwhile.
+      await ctx.locked(uuid, async () => {
+        const cur = await ctx.fresh(uuid);
+        if (cur && cur.netTimeUs === undefined && ctx.live.get(uuid)?.startedMonoUs === t0) await ctx.save({ ...cur, netTimeUs: now - t0 });
+      });
       return;
     }
     if (now > deadline) return;
