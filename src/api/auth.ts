@@ -16,11 +16,11 @@ export function bearerAuth(users: UserStore): MiddlewareHandler<AppEnv> {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
     if (!m) throw new HangarError('unauthenticated', 'missing bearer token (Authorization: Bearer <token>)');
     const token = m[1]!;
-    let user = users.userByTokenHash(hashToken(token));
+    let user = await users.userByTokenHash(hashToken(token));
     if (!user) {
       const decoded = Buffer.from(token, 'base64').toString('utf8');
       const i = decoded.indexOf(':');
-      if (i > 0) user = users.userByTokenHash(hashToken(decoded.slice(i + 1)));
+      if (i > 0) user = await users.userByTokenHash(hashToken(decoded.slice(i + 1)));
     }
     if (!user) throw new HangarError('unauthenticated', 'invalid token');
     c.set('user', user);

@@ -46,6 +46,12 @@ export interface Instance {
   name: string;
   /** uuid of the user who owns it. */
   owner: string;
+  /**
+   * Id of the node that runs it; only that node starts, stops, restarts and
+   * reconciles it. Absent on records written before nodes had ids, until a
+   * node adopts them at start.
+   */
+  node?: string;
   createdAt: string;
   state: InstanceState;
   /** The image reference as the user gave it. */
@@ -81,4 +87,25 @@ export interface Instance {
 export const DEFAULT_MEMORY_MB = 128;
 export const DEFAULT_VCPUS = 1;
 
-export const isLive = (s: InstanceState): boolean => s === 'starting' || s === 'running' || s === 'draining' || s === 'stopping';
+/**
+ * The live states: the instance holds a sandbox on its node (frozen in
+ * standby). They count against live quotas, and reconcile adopts them.
+ */
+export const LIVE_STATES = ['starting', 'running', 'draining', 'stopping', 'standby'] as const satisfies readonly InstanceState[];
+export const isLive = (s: InstanceState): boolean => (LIVE_STATES as readonly InstanceState[]).includes(s);
+
+/** Live states in which the app has been started and is not frozen: its uptime grows. */
+export const isUp = (s: InstanceState): boolean => s === 'running' || s === 'draining' || s === 'stopping';
+
+/**
+ * The stop_reason of an exit. `requested` is the reason of a stop a user or
+ * the platform asked for, which wins over what the exit looks like.
+ */
+export function stopReasonForExit(exit: { signal: string | null; oomKilled: boolean }, requested?: number): number {
+  if (requested !== undefined) return requested;
+  return exit.oomKilled ? STOP_REASONS.outOfMemory : exit.signal ? STOP_REASONS.crash : STOP_REASONS.appExit;
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+/** `stop_code`: the number of the signal that ended the app. */
+export const signalNumber = (name: string): number | undefined => SIGNALS[name];

@@ -7,6 +7,13 @@ import type { CentralRegistryConfig } from '../image/puller.js';
 export interface NodeConfig {
   /** All state lives here: database, images, logs, sandbox state. */
   home: string;
+  /**
+   * This node's id, recorded on every instance it creates; it reconciles and
+   * restarts only those (HANGAR_NODE_ID). Unset: a uuid generated on first
+   * start and kept in `$HANGAR_HOME/node-id` (not the hostname, which can
+   * change under a running node or repeat across hosts).
+   */
+  nodeId?: string;
   host: string;
   port: number;
   /** Folder with hangar's own binaries (hangar-shim). */
@@ -30,6 +37,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
   const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(v.HANGAR_LISTEN ?? '127.0.0.1:8080')!;
   const base: NodeConfig = {
     home: hangarHome(env),
+    ...(v.HANGAR_NODE_ID ? { nodeId: v.HANGAR_NODE_ID } : {}),
     host: host!,
     port: Number(port),
     binDir: v.HANGAR_BIN_DIR ?? join(repoRoot(), 'build', 'bin'),

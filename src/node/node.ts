@@ -11,13 +11,14 @@ import { NodeImageCatalog } from '../image/catalog.js';
 import { ImagePuller } from '../image/puller.js';
 import { LocalImageStore } from '../image/store.js';
 import { createLogger, type Logger } from '../lib/log.js';
+import { KeyedMutex } from '../lib/mutex.js';
 import { CniNetwork } from '../net/driver.js';
 import { createRegistryApi } from '../registry/http/app.js';
 import { DiskRegistry } from '../registry/store.js';
 import { RuncDriver } from '../runtime/runc/driver.js';
 import { FileLogStore } from '../store/logs.js';
 import { SqliteStore } from '../store/sqlite.js';
-import { ensureAdmin } from './bootstrap.js';
+import { ensureAdmin, ensureNodeId } from './bootstrap.js';
 import type { NodeConfig } from './config.js';
 import { takePidLock } from './pidlock.js';
 import { ensureTraversable } from './traverse.js';
@@ -54,34 +55,35 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   tuneHost(logger);
   const releaseLock = takePidLock(config.home);
   const store = new SqliteStore(join(config.home, 'state.db'));
-  const { token } = ensureAdmin(store, config.home);
+  const { token } = await ensureAdmin(store, config.home);
+  const nodeId = ensureNodeId(config.home, config.nodeId);
   // One content store for /v2/ pushes, imports and the rootfs cache; what an instance uses is never collected or deleted.
   // Pinned images (POST /v1/images) are kept like used ones.
   let isPinned = (_digest: string): boolean => false;
-  const inUse = (digest: string): boolean => store.allInstances().some((i) => i.imageDigest === digest) || isPinned(digest);
+  const inUse = (digest: string): boolean => store.readSync.allInstances().some((i) => i.imageDigest === digest) || isPinned(digest);
   const registry = new DiskRegistry({ root: join(config.home, 'images'), limits: config.registryLimits, inUse, logger });
   await registry.init();
   const images = new LocalImageStore({ root: join(config.home, 'images'), registry, inUse, logger });
   await images.init();
   // What the node lacks is pulled from the central registry (or the registry a full reference names) on first use.
   const puller = new ImagePuller({ store: images, registry, central: config.central, logger });
-  const catalog = new NodeImageCatalog({ registry, puller, instances: () => store.allInstances(), userName: (u) => store.getUser(u)?.name, pinsFile: join(config.home, 'pins.json'), gc: (keep) => images.prune(keep), logger });
+  const catalog = new NodeImageCatalog({ registry, puller, instances: () => store.readSync.allInstances(), userName: (u) => store.readSync.getUser(u)?.name, pinsFile: join(config.home, 'pins.json'), gc: (keep) => images.prune(keep), logger });
   await catalog.init();
   isPinned = (d) => catalog.isPinned(d);
   const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
   await network.init();
   const runtime = new RuncDriver({ stateDir: join(config.home, 'run'), shimPath: join(config.binDir, 'hangar-shim'), cgroupParent: config.cgroupParent, logger });
   const logs = new FileLogStore(join(config.home, 'logs'));
-  const lifecycle = new Lifecycle({ store, runtime, network, images: puller, logs, clock: systemClock, logger, stopGraceMs: config.stopGraceMs });
-  const instances = new InstanceService({ store, images: puller, runtime, network, logs, clock: systemClock, limits: config.limits, lifecycle });
+  const lifecycle = new Lifecycle({ store, runtime, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs });
+  const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle });
 
-  const rec = await lifecycle.reconcile(store.allInstances());
-  logger.info(rec, 'reconciled instances with the host');
+  const rec = await lifecycle.reconcile();
+  logger.info({ nodeId, ...rec }, 'reconciled instances with the host');
   if (config.network.prewarm > 0) void network.prewarm(config.network.prewarm).catch((e: unknown) => logger.warn({ err: String(e) }, 'network prewarm failed'));
 
   const baseUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog }, logger);
-  app.route('/v2', createRegistryApi(registry, { userForToken: (t) => store.userByTokenHash(hashToken(t))?.name }));
+  app.route('/v2', createRegistryApi(registry, { userForToken: (t) => store.readSync.userByTokenHash(hashToken(t))?.name }));
   let server: Server;
   try {
     server = await serve(app, config.host, config.port);

@@ -1,12 +1,13 @@
 import Database from 'better-sqlite3';
 import { HangarError } from '../lib/errors.js';
 import type { Instance } from '../core/instance.js';
-import type { ListOptions, Store, User } from '../core/ports/store.js';
+import type { ListOptions, Store, UnitOfWork, User } from '../core/ports/store.js';
+import { Mutex } from '../lib/mutex.js';
 
 /**
  * The default Store: one SQLite file in WAL mode. Instances are kept as JSON
  * documents with the columns we filter and page on pulled out beside them, so
- * adding a field to Instance needs no migration.
+ * adding a field to Instance (such as its owning `node`) needs no migration.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -37,20 +38,24 @@ interface UserRow {
 }
 
 const toUser = (r: UserRow): User => ({ uuid: r.uuid, name: r.name, admin: r.admin === 1, createdAt: r.created_at });
+const toInstance = (r: { doc: string }): Instance => JSON.parse(r.doc) as Instance;
 
-export class SqliteStore implements Store {
-  private readonly db: Database.Database;
+/** The repository methods every caller and every unit of work gets, in their async form. */
+const METHODS = [
+  'insertInstance', 'updateInstance', 'deleteInstance', 'getInstance', 'getInstanceByName', 'listInstances', 'allInstances', 'nodeInstances', 'adoptUnowned',
+  'createUser', 'userByTokenHash', 'getUser', 'getUserByName', 'listUsers',
+] as const satisfies readonly (keyof UnitOfWork)[];
+// Fails to compile when a repository method is added to the port but not to METHODS.
+const allMethods: [Exclude<keyof UnitOfWork, (typeof METHODS)[number]>] extends [never] ? true : never = true;
+void allMethods;
+
+type Sync<T> = { [K in keyof T]: T[K] extends (...a: infer A) => Promise<infer R> ? (...a: A) => R : never };
+
+/** The statements, synchronous as better-sqlite3 is; SqliteStore decides when they may run. */
+class Rows implements Sync<UnitOfWork> {
   private readonly stmts;
 
-  constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    // WAL + NORMAL survives a killed process (only an OS crash could lose the last commit).
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
-    const db = this.db;
+  constructor(private readonly db: Database.Database) {
     this.stmts = {
       insertUser: db.prepare('INSERT INTO users (uuid, name, admin, created_at) VALUES (?, ?, ?, ?)'),
       insertToken: db.prepare('INSERT INTO tokens (hash, user_uuid) VALUES (?, ?)'),
@@ -65,22 +70,16 @@ export class SqliteStore implements Store {
       getInstanceByName: db.prepare('SELECT doc FROM instances WHERE name = ?'),
       seqOf: db.prepare('SELECT seq FROM instances WHERE uuid = ? AND owner = ?'),
       all: db.prepare('SELECT doc FROM instances ORDER BY seq'),
+      ofNode: db.prepare("SELECT doc FROM instances WHERE json_extract(doc, '$.node') = ? ORDER BY seq"),
+      adopt: db.prepare("UPDATE instances SET doc = json_set(doc, '$.node', ?) WHERE json_extract(doc, '$.node') IS NULL"),
     };
   }
 
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
-  }
-
-  close(): void {
-    this.db.close();
-  }
-
   createUser(user: User, tokenHash: string): void {
-    this.transaction(() => {
+    this.db.transaction(() => {
       this.stmts.insertUser.run(user.uuid, user.name, user.admin ? 1 : 0, user.createdAt);
       this.stmts.insertToken.run(tokenHash, user.uuid);
-    });
+    })();
   }
 
   userByTokenHash(tokenHash: string): User | undefined {
@@ -124,12 +123,12 @@ export class SqliteStore implements Store {
 
   getInstance(uuid: string): Instance | undefined {
     const r = this.stmts.getInstance.get(uuid) as { doc: string } | undefined;
-    return r && (JSON.parse(r.doc) as Instance);
+    return r && toInstance(r);
   }
 
   getInstanceByName(name: string): Instance | undefined {
     const r = this.stmts.getInstanceByName.get(name) as { doc: string } | undefined;
-    return r && (JSON.parse(r.doc) as Instance);
+    return r && toInstance(r);
   }
 
   listInstances(o: ListOptions): Instance[] {
@@ -151,10 +150,97 @@ export class SqliteStore implements Store {
       sql += ' LIMIT ?';
       params.push(o.count);
     }
-    return (this.db.prepare(sql).all(...params) as { doc: string }[]).map((r) => JSON.parse(r.doc) as Instance);
+    return (this.db.prepare(sql).all(...params) as { doc: string }[]).map(toInstance);
   }
 
   allInstances(): Instance[] {
-    return (this.stmts.all.all() as { doc: string }[]).map((r) => JSON.parse(r.doc) as Instance);
+    return (this.stmts.all.all() as { doc: string }[]).map(toInstance);
+  }
+
+  nodeInstances(node: string): Instance[] {
+    return (this.stmts.ofNode.all(node) as { doc: string }[]).map(toInstance);
+  }
+
+  adoptUnowned(node: string): number {
+    return this.stmts.adopt.run(node).changes;
+  }
+}
+
+/** The async repository over `rows`, each call made through `run`. */
+function asyncRepo(rows: Rows, run: <T>(op: () => T) => Promise<T>): UnitOfWork {
+  const repo: Record<string, unknown> = {};
+  for (const m of METHODS) {
+    const op = rows[m] as (...a: unknown[]) => unknown;
+    repo[m] = (...args: unknown[]) => run(() => op.apply(rows, args));
+  }
+  return repo as unknown as UnitOfWork;
+}
+
+/** Synchronous reads, for the image side's callbacks that are not async yet. */
+export type SqliteSyncReads = Pick<Sync<UnitOfWork>, 'allInstances' | 'getInstance' | 'getInstanceByName' | 'getUser' | 'userByTokenHash'>;
+
+// The async methods are assigned in the constructor from METHODS.
+export interface SqliteStore extends UnitOfWork {}
+
+/**
+ * better-sqlite3 has one connection, so a unit of work (BEGIN IMMEDIATE …
+ * COMMIT around an awaited fn) would otherwise take in any statement another
+ * caller runs while fn awaits. Units therefore run one at a time, and a call
+ * made while one is open waits for it to end; outside units a call runs at
+ * once, which keeps the create path as fast as the synchronous store was.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly units = new Mutex();
+  private inUnit = false;
+  private readonly tx: UnitOfWork;
+  readonly readSync: SqliteSyncReads;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // WAL + NORMAL survives a killed process (only an OS crash could lose the last commit).
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const rows = new Rows(this.db);
+    this.readSync = rows;
+    Object.assign(this, asyncRepo(rows, (op) => this.run(op)));
+    this.tx = asyncRepo(rows, now);
+  }
+
+  private run<T>(op: () => T): Promise<T> {
+    if (this.inUnit) return this.units.run(async () => op());
+    return now(op);
+  }
+
+  unitOfWork<T>(fn: (tx: UnitOfWork) => Promise<T>): Promise<T> {
+    return this.units.run(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      this.inUnit = true;
+      try {
+        const result = await fn(this.tx);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (e) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw e;
+      } finally {
+        this.inUnit = false;
+      }
+    });
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function now<T>(op: () => T): Promise<T> {
+  try {
+    return Promise.resolve(op());
+  } catch (e) {
+    return Promise.reject(e);
   }
 }

@@ -96,25 +96,20 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
     previous_state: r.previousState,
   });
 
-  const waitFor = async (u: User, insts: Instance[], timeoutS: number | undefined): Promise<Instance[]> => {
-    if (timeoutS === undefined || timeoutS === 0) return insts;
-    return Promise.all(insts.map((i) => svc.wait(u, { uuid: i.uuid }, ['running'], timeoutS < 0 ? -1 : timeoutS * 1000)));
-  };
-
   // --- create -------------------------------------------------------------
   app.post('/', async (c) => {
     const { items, bulk } = oneOrMany(createInstanceSchema, await requireJson(c));
     const inputs = items.map(toCreateInput);
     if (!bulk) {
       const made = await svc.create(user(c), inputs[0]!);
-      const ready = await waitFor(user(c), made, inputs[0]!.timeoutS);
+      const ready = await svc.waitRunning(user(c), made, inputs[0]!.timeoutS);
       return c.json(entriesEnvelope(KEY, ready.map((i) => wire(i)), c.get('startedUs')));
     }
     const entries: Entry[] = [];
     for (const input of inputs) {
       try {
         const made = await svc.create(user(c), input);
-        const ready = await waitFor(user(c), made, input.timeoutS);
+        const ready = await svc.waitRunning(user(c), made, input.timeoutS);
         entries.push(...ready.map((i) => wire(i)));
       } catch (e) {
         entries.push(errorEntry(toHangarError(e), { name: input.name }));
@@ -128,7 +123,7 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
     const q = parseWith(listQuerySchema, queryLists(c, ['uuid', 'name', 'tags']), 'query');
     const details = parseBool(q.details, true);
     const refs = refsFrom(q, await readJson(c));
-    if (refs.length > 0) return reply(c, await perItem(refs, async (r) => wire(svc.find(user(c), toRef(r)), details)));
+    if (refs.length > 0) return reply(c, await perItem(refs, async (r) => wire(await svc.find(user(c), toRef(r)), details)));
     const count = q.count === undefined ? 0 : Number(q.count);
     let after: string | undefined;
     let createdAfter: number | undefined;
@@ -138,7 +133,7 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
       else throw invalid('from', 'must be a UUID or an ISO 8601 time');
     }
     const order = q.order ?? 'asc';
-    let list = svc.list(user(c), { count: createdAfter === undefined ? count : 0, order, ...(after ? { after } : {}), ...(q.tags ? { tags: q.tags } : {}) });
+    let list = await svc.list(user(c), { count: createdAfter === undefined ? count : 0, order, ...(after ? { after } : {}), ...(q.tags ? { tags: q.tags } : {}) });
     if (createdAfter !== undefined) {
       list = list.filter((i) => (order === 'asc' ? Date.parse(i.createdAt) > createdAfter : Date.parse(i.createdAt) < createdAfter));
       if (count > 0) list = list.slice(0, count);
@@ -254,7 +249,7 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
     const q = parseWith(z.strictObject({ uuid: z.array(z.string()).optional(), name: z.array(z.string()).optional() }), queryLists(c, ['uuid', 'name']), 'query');
     const refs = refsFrom(q, await readJson(c));
     if (refs.length === 0) {
-      const all = svc.list(user(c), { count: 0, order: 'asc' });
+      const all = await svc.list(user(c), { count: 0, order: 'asc' });
       return reply(c, await perItem(all.map((i) => ({ uuid: i.uuid })), (r) => metricsOne(user(c), { uuid: r.uuid })));
     }
     return reply(c, await perItem(refs, (r) => metricsOne(user(c), toRef(r))));
@@ -267,7 +262,7 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
   // --- start / stop / suspend ---------------------------------------------
   const startOne = async (u: User, ref: Ref, timeoutS: number | undefined): Promise<Entry> => {
     const r = await svc.start(u, toRef(ref));
-    const [inst] = await waitFor(u, [r.instance], timeoutS);
+    const [inst] = await svc.waitRunning(u, [r.instance], timeoutS);
     return stateEntry({ instance: inst ?? r.instance, previousState: r.previousState });
   };
   const startTimeout = (b: { timeout_s?: number | undefined; wait_timeout_ms?: number | undefined }): number | undefined =>
@@ -357,7 +352,7 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
   app.get('/:uuid', async (c) => {
     const uuid = pathUuid(c);
     const details = parseBool(c.req.query('details'), true);
-    return reply(c, await perItem([{ uuid }], async () => wire(svc.find(user(c), { uuid }), details)));
+    return reply(c, await perItem([{ uuid }], async () => wire(await svc.find(user(c), { uuid }), details)));
   });
 
   return app;

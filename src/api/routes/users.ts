@@ -14,10 +14,10 @@ const createUserSchema = z.strictObject({ name: z.string().regex(/^[a-z0-9][a-z0
 export function userRoutes(deps: ApiDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  const quotas = (uuid: string): Entry => {
-    const u = deps.users.getUser(uuid);
+  const quotas = async (uuid: string): Promise<Entry> => {
+    const u = await deps.users.getUser(uuid);
     if (!u) throw new HangarError('not_found', `No user with UUID '${uuid}'`);
-    const used = deps.instances.usage(u);
+    const used = await deps.instances.usage(u);
     const L = deps.limits;
     return {
       status: 'success',
@@ -28,7 +28,7 @@ export function userRoutes(deps: ApiDeps): Hono<AppEnv> {
     };
   };
 
-  app.get('/quotas', async (c) => c.json(entriesEnvelope('quotas', [quotas(c.get('user').uuid)], c.get('startedUs'))));
+  app.get('/quotas', async (c) => c.json(entriesEnvelope('quotas', [await quotas(c.get('user').uuid)], c.get('startedUs'))));
   app.get('/:uuid/quotas', async (c) => {
     const uuid = pathUuid(c);
     const me = c.get('user');
@@ -43,13 +43,18 @@ export function userRoutes(deps: ApiDeps): Hono<AppEnv> {
     const me = c.get('user');
     if (!me.admin) throw new HangarError('permission_denied', 'only the node admin can add users');
     const { items } = oneOrMany(createUserSchema, await requireJson(c));
-    const taken = items.find((i) => deps.users.getUserByName(i.name));
-    if (taken) throw new HangarError('already_exists', `name: a user named '${taken.name}' already exists`, { field: 'name' });
-    const entries: Entry[] = items.map((i) => {
-      const token = newToken();
-      const user = { uuid: newUuid(), name: i.name, admin: false, createdAt: new Date().toISOString() };
-      deps.users.createUser(user, hashToken(token));
-      return { status: 'success', uuid: user.uuid, name: user.name, token };
+    const entries = await deps.users.unitOfWork(async (tx) => {
+      for (const i of items) {
+        if (await tx.getUserByName(i.name)) throw new HangarError('already_exists', `name: a user named '${i.name}' already exists`, { field: 'name' });
+      }
+      const made: Entry[] = [];
+      for (const i of items) {
+        const token = newToken();
+        const user = { uuid: newUuid(), name: i.name, admin: false, createdAt: new Date().toISOString() };
+        await tx.createUser(user, hashToken(token));
+        made.push({ status: 'success', uuid: user.uuid, name: user.name, token });
+      }
+      return made;
     });
     return c.json(entriesEnvelope('users', entries, c.get('startedUs')));
   });

@@ -1,11 +1,10 @@
 import { HangarError, invalid } from '../../lib/errors.js';
 import { newUuid, randomName } from '../../lib/ids.js';
-import type { Instance, InstanceState } from '../instance.js';
+import { isLive, type Instance, type InstanceState } from '../instance.js';
 import type { ListOptions, InstanceStore, User } from '../ports/store.js';
 import type { ImageStore } from '../ports/images.js';
 import type { LogChunk, LogStore } from '../ports/logs.js';
 import type { NetworkDriver } from '../ports/network.js';
-import type { RuntimeDriver } from '../ports/runtime.js';
 import type { Clock } from '../ports/clock.js';
 import { checkCreate, replicaNames, type CreateInstanceInput, type InstanceLimits } from './input.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -35,7 +34,6 @@ export interface StateChange {
 export interface InstanceServiceDeps {
   store: InstanceStore;
   images: ImageStore;
-  runtime: RuntimeDriver;
   network: NetworkDriver;
   logs: LogStore;
   clock: Clock;
@@ -50,15 +48,15 @@ export interface InstanceServiceDeps {
 export class InstanceService {
   constructor(private readonly d: InstanceServiceDeps) {}
 
-  find(user: User, ref: InstanceRef): Instance {
-    const inst = ref.uuid !== undefined ? this.d.store.getInstance(ref.uuid) : this.d.store.getInstanceByName(ref.name);
+  async find(user: User, ref: InstanceRef): Promise<Instance> {
+    const inst = ref.uuid !== undefined ? await this.d.store.getInstance(ref.uuid) : await this.d.store.getInstanceByName(ref.name);
     if (!inst || inst.owner !== user.uuid) {
       throw new HangarError('not_found', ref.uuid !== undefined ? `No instance with UUID '${ref.uuid}'` : `No instance with name '${ref.name}'`);
     }
     return inst;
   }
 
-  list(user: User, opts: Omit<ListOptions, 'owner'>): Instance[] {
+  list(user: User, opts: Omit<ListOptions, 'owner'>): Promise<Instance[]> {
     return this.d.store.listInstances({ ...opts, owner: user.uuid });
   }
 
@@ -73,15 +71,12 @@ export class InstanceService {
       throw e;
     });
     const names = replicaNames(req.name ?? randomName(), req.replicas);
-    const owned = this.d.store.listInstances({ owner: user.uuid, count: 0, order: 'asc' }).length;
-    if (owned + names.length > this.d.limits.maxInstancesPerUser) {
-      throw new HangarError('resource_exhausted', `instance quota of ${this.d.limits.maxInstancesPerUser} reached`);
-    }
     const now = this.d.clock.now().toISOString();
     const made: Instance[] = names.map((name) => ({
       uuid: newUuid(),
       name,
       owner: user.uuid,
+      node: this.d.lifecycle.nodeId,
       createdAt: now,
       state: 'stopped',
       image: req.image,
@@ -99,17 +94,24 @@ export class InstanceService {
       restartCount: 0,
       uptimeMs: 0,
     }));
-    for (const inst of made) {
-      if (this.d.store.getInstanceByName(inst.name)) throw new HangarError('already_exists', `name: an instance named '${inst.name}' already exists`, { field: 'name' });
-    }
-    this.d.store.transaction(() => made.forEach((i) => this.d.store.insertInstance(i)));
+    // Quota, names and inserts in one unit: concurrent creates must not both pass the checks.
+    await this.d.store.unitOfWork(async (tx) => {
+      const owned = (await tx.listInstances({ owner: user.uuid, count: 0, order: 'asc' })).length;
+      if (owned + names.length > this.d.limits.maxInstancesPerUser) {
+        throw new HangarError('resource_exhausted', `instance quota of ${this.d.limits.maxInstancesPerUser} reached`);
+      }
+      for (const inst of made) {
+        if (await tx.getInstanceByName(inst.name)) throw new HangarError('already_exists', `name: an instance named '${inst.name}' already exists`, { field: 'name' });
+      }
+      for (const inst of made) await tx.insertInstance(inst);
+    });
     if (req.autostart === false) return made;
     const L = this.d.lifecycle;
     const started = await Promise.allSettled(made.map((i) => L.locked(i.uuid, () => L.start(i.uuid))));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await Promise.all(made.map((i) => L.locked(i.uuid, async () => {
-        const cur = this.d.store.getInstance(i.uuid);
+        const cur = await this.d.store.getInstance(i.uuid);
         if (cur) await L.destroy(cur);
       })));
       throw failed.reason;
@@ -117,12 +119,13 @@ export class InstanceService {
     return started.map((r, i) => (r.status === 'fulfilled' ? r.value : made[i]!));
   }
 
-  /** Blocks until every instance is `running` (or fails), up to timeoutS. */
-  async waitRunning(user: User, instances: Instance[], timeoutS: number): Promise<Instance[]> {
-    return Promise.all(instances.map(async (i) => {
-      const r = await this.wait(user, { uuid: i.uuid }, ['running'], timeoutS < 0 ? -1 : timeoutS * 1000);
-      return r;
-    }));
+  /**
+   * Blocks until every instance is `running` (or fails), up to timeoutS
+   * (< 0: no limit). Without a timeout (undefined or 0) it returns them as they are.
+   */
+  async waitRunning(user: User, instances: Instance[], timeoutS: number | undefined): Promise<Instance[]> {
+    if (timeoutS === undefined || timeoutS === 0) return instances;
+    return Promise.all(instances.map((i) => this.wait(user, { uuid: i.uuid }, ['running'], timeoutS < 0 ? -1 : timeoutS * 1000)));
   }
 
   /**
@@ -131,9 +134,9 @@ export class InstanceService {
    * state it had before.
    */
   private async changeState(user: User, ref: InstanceRef, fn: (cur: Instance) => Promise<Instance>): Promise<StateChange> {
-    const inst = this.find(user, ref);
+    const inst = await this.find(user, ref);
     return this.d.lifecycle.locked(inst.uuid, async () => {
-      const cur = this.find(user, { uuid: inst.uuid });
+      const cur = await this.find(user, { uuid: inst.uuid });
       return { instance: await fn(cur), previousState: cur.state };
     });
   }
@@ -165,10 +168,10 @@ export class InstanceService {
   }
 
   async update(user: User, ref: InstanceRef, op: UpdateOp): Promise<Instance> {
-    const inst = this.find(user, ref);
+    const inst = await this.find(user, ref);
     const L = this.d.lifecycle;
     return L.locked(inst.uuid, async () => {
-      const cur = this.find(user, { uuid: inst.uuid });
+      const cur = await this.find(user, { uuid: inst.uuid });
       const next = applyUpdate(cur, op, this.d.limits);
       if (op.prop === 'image') {
         const img = await this.d.images.resolve(next.image).catch((e: unknown) => {
@@ -176,7 +179,7 @@ export class InstanceService {
         });
         next.imageDigest = img.digest;
       }
-      this.d.store.updateInstance(next);
+      await this.d.store.updateInstance(next);
       return next;
     });
   }
@@ -186,22 +189,21 @@ export class InstanceService {
    * throws timeout, or not_found if it was deleted meanwhile.
    */
   async wait(user: User, ref: InstanceRef, states: InstanceState[], timeoutMs: number): Promise<Instance> {
-    const inst = this.find(user, ref);
+    const inst = await this.find(user, ref);
     const r = await this.d.lifecycle.waiters.waitFor(inst.uuid, inst, (s) => states.includes(s), timeoutMs);
-    if (r === 'timeout') throw new HangarError('timeout', `instance '${inst.name}' did not reach state ${states.join('|')} in time (it is ${this.d.store.getInstance(inst.uuid)?.state ?? 'deleted'})`);
+    if (r === 'timeout') throw new HangarError('timeout', `instance '${inst.name}' did not reach state ${states.join('|')} in time (it is ${(await this.d.store.getInstance(inst.uuid))?.state ?? 'deleted'})`);
     if (r === undefined) throw new HangarError('not_found', `instance '${inst.name}' was deleted`);
     return r;
   }
 
   async logs(user: User, ref: InstanceRef, offset: number, limit: number): Promise<{ instance: Instance; chunk: LogChunk }> {
-    const inst = this.find(user, ref);
+    const inst = await this.find(user, ref);
     return { instance: inst, chunk: await this.d.logs.read(inst.uuid, offset, limit) };
   }
 
   async metrics(user: User, ref: InstanceRef): Promise<InstanceMetrics> {
-    const inst = this.find(user, ref);
-    const live = inst.state === 'running' || inst.state === 'standby' || inst.state === 'draining' || inst.state === 'stopping';
-    const stats = live ? await this.d.runtime.stats(inst.uuid).catch(() => ({ rssBytes: 0, cpuTimeMs: 0 })) : { rssBytes: 0, cpuTimeMs: 0 };
+    const inst = await this.find(user, ref);
+    const stats = isLive(inst.state) ? await this.d.lifecycle.driverFor(inst).stats(inst.uuid).catch(() => ({ rssBytes: 0, cpuTimeMs: 0 })) : { rssBytes: 0, cpuTimeMs: 0 };
     const net = inst.network ? await this.d.network.counters(inst.uuid).catch(() => undefined) : undefined;
     return {
       uuid: inst.uuid,
@@ -222,9 +224,9 @@ export class InstanceService {
   }
 
   /** Used by quotas: what a user has now. */
-  usage(user: User): { instances: number; liveInstances: number; liveVcpus: number; liveMemoryMb: number } {
-    const all = this.d.store.listInstances({ owner: user.uuid, count: 0, order: 'asc' });
-    const live = all.filter((i) => i.state === 'running' || i.state === 'starting' || i.state === 'standby' || i.state === 'draining' || i.state === 'stopping');
+  async usage(user: User): Promise<{ instances: number; liveInstances: number; liveVcpus: number; liveMemoryMb: number }> {
+    const all = await this.d.store.listInstances({ owner: user.uuid, count: 0, order: 'asc' });
+    const live = all.filter((i) => isLive(i.state));
     return {
       instances: all.length,
       liveInstances: live.length,

@@ -1,4 +1,5 @@
 import type { Instance, InstanceState } from '../instance.js';
+import type { Clock } from '../ports/clock.js';
 
 type Listener = (inst: Instance | undefined) => void;
 
@@ -8,6 +9,8 @@ type Listener = (inst: Instance | undefined) => void;
  */
 export class StateWaiters {
   private readonly listeners = new Map<string, Set<Listener>>();
+
+  constructor(private readonly clock: Clock) {}
 
   notify(uuid: string, inst: Instance | undefined): void {
     const set = this.listeners.get(uuid);
@@ -28,7 +31,7 @@ export class StateWaiters {
       const done = (v: Instance | undefined | 'timeout'): void => {
         set.delete(listener);
         if (set.size === 0) this.listeners.delete(uuid);
-        if (timer) clearTimeout(timer);
+        timer?.cancel();
         resolve(v);
       };
       const listener: Listener = (inst) => {
@@ -36,7 +39,7 @@ export class StateWaiters {
         else if (pred(inst.state)) done(inst);
       };
       set.add(listener);
-      const timer = timeoutMs > 0 ? setTimeout(() => done('timeout'), timeoutMs) : undefined;
+      const timer = timeoutMs > 0 ? this.clock.setTimer(timeoutMs, () => done('timeout')) : undefined;
     });
   }
 }

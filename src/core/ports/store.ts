@@ -1,9 +1,11 @@
 import type { Instance } from '../instance.js';
 
 /**
- * Persistence port. The default implementation is SQLite (store/sqlite); a
- * PostgreSQL one can follow for multi-node. Every method is synchronous from
- * the caller's view of consistency: once it returns, the change is durable.
+ * Persistence port. The embedded default is SQLite (store/sqlite); a
+ * PostgreSQL one can follow for multi-node, which is why every method is
+ * async and nothing in core relies on a call being atomic with the next one:
+ * what must be atomic runs in a unit of work. Once a returned promise
+ * resolves, the change is durable.
  */
 
 export interface User {
@@ -24,27 +26,45 @@ export interface ListOptions {
   tags?: string[];
 }
 
-export interface InstanceStore {
-  insertInstance(inst: Instance): void;
-  /** Replaces the whole record; throws not_found if it is gone. */
-  updateInstance(inst: Instance): void;
-  deleteInstance(uuid: string): void;
-  getInstance(uuid: string): Instance | undefined;
-  getInstanceByName(name: string): Instance | undefined;
-  listInstances(opts: ListOptions): Instance[];
-  /** Every instance of every user (reconcile at start). */
-  allInstances(): Instance[];
-  /** Runs fn atomically. */
-  transaction<T>(fn: () => T): T;
+export interface InstanceRepository {
+  insertInstance(inst: Instance): Promise<void>;
+  /** Replaces the whole record; rejects with not_found if it is gone. */
+  updateInstance(inst: Instance): Promise<void>;
+  deleteInstance(uuid: string): Promise<void>;
+  getInstance(uuid: string): Promise<Instance | undefined>;
+  getInstanceByName(name: string): Promise<Instance | undefined>;
+  listInstances(opts: ListOptions): Promise<Instance[]>;
+  /** Every instance of every user and node (image references). */
+  allInstances(): Promise<Instance[]>;
+  /** The instances the node `node` owns (reconcile, restarts). */
+  nodeInstances(node: string): Promise<Instance[]>;
+  /** Gives records written before instances had an owning node to `node`; returns how many. */
+  adoptUnowned(node: string): Promise<number>;
 }
 
-export interface UserStore {
-  createUser(user: User, tokenHash: string): void;
-  userByTokenHash(tokenHash: string): User | undefined;
-  getUser(uuid: string): User | undefined;
-  getUserByName(name: string): User | undefined;
-  listUsers(): User[];
+export interface UserRepository {
+  createUser(user: User, tokenHash: string): Promise<void>;
+  userByTokenHash(tokenHash: string): Promise<User | undefined>;
+  getUser(uuid: string): Promise<User | undefined>;
+  getUserByName(name: string): Promise<User | undefined>;
+  listUsers(): Promise<User[]>;
 }
+
+/** What a unit of work sees: the same repositories, inside one transaction. */
+export interface UnitOfWork extends InstanceRepository, UserRepository {}
+
+export interface Transactional {
+  /**
+   * Runs fn in one transaction: committed when its promise resolves, rolled
+   * back when it rejects. Inside fn use only `tx` (the store itself waits for
+   * the unit to end, so calling it there would deadlock).
+   */
+  unitOfWork<T>(fn: (tx: UnitOfWork) => Promise<T>): Promise<T>;
+}
+
+export interface InstanceStore extends InstanceRepository, Transactional {}
+
+export interface UserStore extends UserRepository, Transactional {}
 
 export interface Store extends InstanceStore, UserStore {
   close(): void;

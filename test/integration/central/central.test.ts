@@ -59,7 +59,7 @@ test('5 concurrent creates of another central-only tag pull it once', async () =
   assert.equal(manifestGets(central, 'library/hello', 'v2'), 1, central.requests().slice(before).join('\n'));
   const blobGets = central.requests().slice(before).filter((l) => /^GET \/v2\/library\/hello\/blobs\/sha256:[a-f0-9]+ 200$/.test(l));
   assert.equal(blobGets.length, 1, `only the new config blob is fetched (the layer is shared with v1): ${blobGets.join(', ')}`);
-  const digests = new Set(results.map((r) => n.node.store.getInstance(String(r.items[0]!['uuid']))!.imageDigest));
+  const digests = new Set(await Promise.all(results.map(async (r) => (await n.node.store.getInstance(String(r.items[0]!['uuid'])))!.imageDigest)));
   assert.equal(digests.size, 1);
   await n.api('DELETE', '/v1/instances', [1, 2, 3, 4, 5].map((i) => ({ name: `par-${i}` })));
 });

@@ -126,7 +126,7 @@ test('image push to another registry by full reference, then the node pulls it f
   assert.equal(central.count('PUT', '/v2/team/hello/manifests/v9', 201), 1);
   const c = await n.api('POST', '/v1/instances', { name: 'from-other', image: `${central.host}/team/hello:v9`, autostart: false });
   assert.equal(c.status, 200, JSON.stringify(c.json));
-  assert.equal(n.node.store.getInstanceByName('from-other')!.imageDigest, digest);
+  assert.equal((await n.node.store.getInstanceByName('from-other'))!.imageDigest, digest);
   await n.api('DELETE', '/v1/instances', [{ name: 'from-other' }]);
 });
 

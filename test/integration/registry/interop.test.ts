@@ -314,7 +314,7 @@ describe('node registry interop', { skip }, () => {
     const last = await v2('DELETE', '/v2/hello/manifests/latest');
     assert.equal(last.status, 409, 'the last tag of an image in use stays');
 
-    const res = await t.node.registry.gc((d) => t.node.store.allInstances().some((i) => i.imageDigest === d), { graceMs: 0 });
+    const res = await t.node.registry.gc((d) => t.node.store.readSync.allInstances().some((i) => i.imageDigest === d), { graceMs: 0 });
     for (const d of [gone.digest, sha(gone.blobs[0]!), stray]) {
       assert.ok(res.removed.includes(d), `${d} collected`);
       assert.ok(!existsSync(blobFile(d)), `${d} file removed`);

@@ -4,6 +4,7 @@ import { DEFAULT_LIMITS } from '../../../src/core/instances/input.js';
 import { Lifecycle } from '../../../src/core/instances/lifecycle.js';
 import { InstanceService } from '../../../src/core/instances/service.js';
 import { systemClock } from '../../../src/core/ports/clock.js';
+import { KeyedMutex } from '../../../src/lib/mutex.js';
 import type { ImageStore, ResolvedImage } from '../../../src/core/ports/images.js';
 import type { NetworkDriver } from '../../../src/core/ports/network.js';
 import type { RuntimeDriver } from '../../../src/core/ports/runtime.js';
@@ -64,8 +65,8 @@ const network: NetworkDriver = {
 export function apiHarness() {
   const store = new SqliteStore(':memory:');
   const logs = new FileLogStore(mkdtempSync(join(tmpdir(), 'hangar-unit-logs-')));
-  const lifecycle = new Lifecycle({ store, runtime, network, images, logs, clock: systemClock, logger: silentLogger, stopGraceMs: 100 });
-  const instances = new InstanceService({ store, images, runtime, network, logs, clock: systemClock, limits: DEFAULT_LIMITS, lifecycle });
+  const lifecycle = new Lifecycle({ store, runtime, network, images, logs, clock: systemClock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'test-node', stopGraceMs: 100 });
+  const instances = new InstanceService({ store, images, network, logs, clock: systemClock, limits: DEFAULT_LIMITS, lifecycle });
   const app = createApi({ instances, users: store, limits: DEFAULT_LIMITS, baseUrl: 'http://127.0.0.1:0', version: 'test' }, silentLogger);
   const addUser = (name: string, admin = false): string => {
     const token = `tok-${name}`;

@@ -22,5 +22,5 @@ for (const bad of BAD_REQUESTS) {
 }
 
 test('no bad request left a record behind', async () => {
-  assert.equal(h.store.allInstances().length, 0);
+  assert.equal((await h.store.allInstances()).length, 0);
 });

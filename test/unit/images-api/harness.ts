@@ -19,6 +19,7 @@ import { DEFAULT_LIMITS } from '../../../src/core/instances/input.js';
 import { Lifecycle } from '../../../src/core/instances/lifecycle.js';
 import { InstanceService } from '../../../src/core/instances/service.js';
 import { systemClock } from '../../../src/core/ports/clock.js';
+import { KeyedMutex } from '../../../src/lib/mutex.js';
 import type { ImageStore, ResolvedImage } from '../../../src/core/ports/images.js';
 import type { NetworkDriver } from '../../../src/core/ports/network.js';
 import type { RuntimeDriver } from '../../../src/core/ports/runtime.js';
@@ -75,7 +76,7 @@ export async function startRemoteRegistry(root: string, token = 'central-secret'
 export async function imagesHarness(o: { central?: boolean; centralAuth?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-images-api-'));
   const store = new SqliteStore(':memory:');
-  const inUse = (d: string): boolean => store.allInstances().some((i) => i.imageDigest === d);
+  const inUse = (d: string): boolean => store.readSync.allInstances().some((i) => i.imageDigest === d);
   const registry = new DiskRegistry({ root: join(dir, 'local'), inUse, logger: silentLogger });
   await registry.init();
   const remote = o.central ? await startRemoteRegistry(join(dir, 'remote')) : undefined;
@@ -99,8 +100,8 @@ export async function imagesHarness(o: { central?: boolean; centralAuth?: boolea
   const catalog = new NodeImageCatalog({
     registry,
     puller,
-    instances: () => store.allInstances(),
-    userName: (u) => store.getUser(u)?.name,
+    instances: () => store.readSync.allInstances(),
+    userName: (u) => store.readSync.getUser(u)?.name,
     pinsFile: join(dir, 'pins.json'),
     gc: (keep) => registry.gc(keep, { graceMs: 0 }),
   });
@@ -108,8 +109,8 @@ export async function imagesHarness(o: { central?: boolean; centralAuth?: boolea
   const logs = new FileLogStore(join(dir, 'logs'));
   const runtime = refuse<RuntimeDriver>('runtime');
   const network = refuse<NetworkDriver>('network');
-  const lifecycle = new Lifecycle({ store, runtime, network, images: puller, logs, clock: systemClock, logger: silentLogger, stopGraceMs: 100 });
-  const instances = new InstanceService({ store, images: puller, runtime, network, logs, clock: systemClock, limits: DEFAULT_LIMITS, lifecycle });
+  const lifecycle = new Lifecycle({ store, runtime, network, images: puller, logs, clock: systemClock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'test-node', stopGraceMs: 100 });
+  const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: DEFAULT_LIMITS, lifecycle });
   const app = createApi({ instances, users: store, limits: DEFAULT_LIMITS, baseUrl: 'http://127.0.0.1:8080', version: 'test', images: catalog }, silentLogger);
 
   const addUser = (name: string, admin = false): { token: string; uuid: string } => {

@@ -156,7 +156,7 @@ test('instances from an ImageSpec: never → 400 naming image; if_not_present pu
   assert.equal(made.items[0]!['image'], 'library/app:v1');
   const tags = await h.registry.tags('library/app');
   assert.deepEqual(tags.map((t) => t.tag), ['v1']);
-  const inst = h.store.getInstanceByName('a1')!;
+  const inst = (await h.store.getInstanceByName('a1'))!;
   assert.equal(inst.imageDigest, tags[0]!.digest);
 
   // A full URL naming central resolves to the same local image without pulling again.
@@ -175,13 +175,13 @@ test('name@sha256:… pulls that manifest from central without a tag, and the li
   const d = (await h.remote!.registry.getManifest('library/app', 'v4'))!.digest;
   const r = await h.call('POST', '/v1/instances', { body: { name: 'by-digest', image: `library/app@${d}`, autostart: false } });
   assert.equal(r.status, 200, JSON.stringify(r.json));
-  assert.equal(h.store.getInstanceByName('by-digest')!.imageDigest, d);
+  assert.equal((await h.store.getInstanceByName('by-digest'))!.imageDigest, d);
   assert.ok(!(await h.registry.tags('library/app')).some((t) => t.digest === d), 'no tag was made');
   const listed = (await h.call('GET', `/v1/images?digest=${d}`)).items[0]!;
   assert.equal(listed['url'], `127.0.0.1:8080/library/app@${d}`);
   assert.deepEqual(listed['tags'], []);
   assert.deepEqual(listed['users'], ['admin']);
-  h.store.deleteInstance(h.store.getInstanceByName('by-digest')!.uuid);
+  await h.store.deleteInstance((await h.store.getInstanceByName('by-digest'))!.uuid);
 });
 
 test('5 concurrent creates of the same missing image pull it once', async () => {
@@ -190,7 +190,7 @@ test('5 concurrent creates of the same missing image pull it once', async () => 
   for (const r of results) assert.equal(r.status, 200, JSON.stringify(r.json));
   const manifestGets = h.remote!.requests.slice(mark).filter((l) => l === 'GET /v2/library/app/manifests/v2');
   assert.equal(manifestGets.length, 1, h.remote!.requests.slice(mark).join('\n'));
-  const digests = new Set(results.map((r) => h.store.getInstance(String(r.items[0]!['uuid']))!.imageDigest));
+  const digests = new Set(await Promise.all(results.map(async (r) => (await h.store.getInstance(String(r.items[0]!['uuid'])))!.imageDigest)));
   assert.equal(digests.size, 1);
 });
 
@@ -209,14 +209,14 @@ test('a failed pull leaves no tag and no instance (blob gone from central mid-pu
   const r = await h.call('POST', '/v1/instances', { body: { name: 'broken', image: 'library/app:v3', autostart: false } });
   assert.ok(r.status >= 400, JSON.stringify(r.json));
   assert.match(String(r.json.message), /image: cannot pull 'library\/app:v3' from http:\/\/127\.0\.0\.1:\d+\/library\/app:v3/);
-  assert.equal(h.store.getInstanceByName('broken'), undefined);
+  assert.equal(await h.store.getInstanceByName('broken'), undefined);
   assert.equal(await h.registry.getManifest('library/app', 'v3'), undefined);
   assert.ok(!(await h.registry.tags('library/app')).some((t) => t.tag === 'v3'));
 
   const wrong = await h.call('POST', '/v1/instances', { body: { name: 'wrongcreds', image: { url: 'library/app:v4', credentials: { username: 'x', password: 'bad' } }, autostart: false } });
   assert.equal(wrong.status, 400, JSON.stringify(wrong.json));
   assert.match(String(wrong.json.message), /^image: the registry refused to let this node pull 'library\/app:v4'/);
-  assert.equal(h.store.getInstanceByName('wrongcreds'), undefined);
+  assert.equal(await h.store.getInstanceByName('wrongcreds'), undefined);
 
   const missing = await h.call('POST', '/v1/instances', { body: { image: 'library/nothing:v1', autostart: false } });
   assert.equal(missing.status, 400);
@@ -292,7 +292,7 @@ test('removal refuses images in use (by digest or by the tag an instance names),
   const notHis = await h.call('DELETE', '/v1/registry/images', { body: [{ name: 'hello', tag: 'v1' }], token: bob.token });
   assert.equal(notHis.items[0]!['error'], 7);
 
-  h.store.deleteInstance(h.store.getInstanceByName('uses-hello')!.uuid);
+  await h.store.deleteInstance((await h.store.getInstanceByName('uses-hello'))!.uuid);
   const layer = (JSON.parse((await h.registry.getManifest('hello', 'v1'))!.body.toString()) as { layers: Array<{ digest: string }> }).layers[0]!.digest;
   const ok = await h.call('DELETE', '/v1/registry/images', { body: [{ name: 'hello', tag: 'v1' }], token: alice.token });
   assert.deepEqual(ok.items[0], { status: 'success', name: 'hello', tag: 'v1', digest: helloDigest });
