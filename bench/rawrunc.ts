@@ -6,7 +6,7 @@
  *  - 'minimal': hand-written, like `runc spec` (user namespace 0→100000 ×65536,
  *    pid/ipc/uts/mount/user namespaces, the prepared netns, read-only root,
  *    /proc, /dev tmpfs, devpts, shm, mqueue, /sys bind), app is pid 1, no limits.
- *  - 'hangar-spec': the node's own buildRuncConfig() (seccomp, cgroup limits,
+ *  - 'hangar-spec': the node's own buildOciConfig() (seccomp, cgroup limits,
  *    capabilities, masked paths…) but the app as pid 1 and no file binds.
  *  - 'hangar-full': exactly the config.json the node's runc driver writes
  *    (hangar-shim --init as pid 1, /etc/resolv.conf and /etc/hosts binds), run
@@ -33,8 +33,8 @@ import type { ResolvedImage } from '../src/core/ports/images.js';
 import type { SandboxSpec } from '../src/core/ports/runtime.js';
 import { PIDS_LIMIT } from '../src/core/instances/sandbox-spec.js';
 import { RuncDriver } from '../src/runtime/runc/driver.js';
-import { hasCgroupNamespace, sandboxNofile } from '../src/runtime/runc/host.js';
-import { buildRuncConfig } from '../src/runtime/runc/spec.js';
+import { hasCgroupNamespace, sandboxNofile } from '../src/runtime/oci/host.js';
+import { buildOciConfig } from '../src/runtime/oci/spec.js';
 import { cgroupExists, firstByte, freeBlock, HELLO_PORT, now, removeCgroup, REPO } from './harness.js';
 
 export type RawVariant = 'minimal' | 'hangar-spec' | 'hangar-full' | 'driver';
@@ -102,7 +102,7 @@ function sandboxSpec(image: ResolvedImage, id: string, netnsPath: string, files:
 }
 
 function hangarConfig(image: ResolvedImage, id: string, netnsPath: string, cgroupsPath: string, files: Record<string, string> | undefined): Record<string, unknown> {
-  return buildRuncConfig(sandboxSpec(image, id, netnsPath, files, '/dev/null'), {
+  return buildOciConfig(sandboxSpec(image, id, netnsPath, files, '/dev/null'), {
     cgroupsPath,
     cgroupNamespace: hasCgroupNamespace(),
     nofile: sandboxNofile(),

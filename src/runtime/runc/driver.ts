@@ -23,13 +23,13 @@ import type {
 } from '../../core/ports/runtime.js';
 import { HangarError, invalid, notFound } from '../../lib/errors.js';
 import { silentLogger, type Logger } from '../../lib/log.js';
-import { Cgroups } from './cgroup.js';
-import { hasCgroupNamespace, sandboxNofile } from './host.js';
-import { netnsListening } from './procnet.js';
-import { checkRootfs } from './rootfs.js';
+import { Cgroups } from '../oci/cgroup.js';
+import { hasCgroupNamespace, sandboxNofile } from '../oci/host.js';
+import { netnsListening } from '../oci/procnet.js';
+import { checkRootfs } from '../oci/rootfs.js';
 import { Runc, type RuncState } from './runc.js';
-import { startShim, ShimError, type ShimHandle } from './shim.js';
-import { buildRuncConfig } from './spec.js';
+import { startShim, ShimError, type ShimHandle } from '../oci/shim.js';
+import { buildOciConfig } from '../oci/spec.js';
 
 export interface RuncDriverOptions {
   /** Private to one node, e.g. $HANGAR_HOME/run. */
@@ -182,7 +182,7 @@ export class RuncDriver implements RuntimeDriver {
     const t0 = performance.now();
     const cgroupsPath = this.cgroupPath(id);
     try {
-      const config = buildRuncConfig(spec, {
+      const config = buildOciConfig(spec, {
         cgroupsPath,
         cgroupNamespace: this.cgroupNamespace,
         nofile: this.nofile,

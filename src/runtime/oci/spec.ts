@@ -52,7 +52,7 @@ export const CPU_PERIOD_US = 100_000;
 export const NOFILE_LIMIT = 65_536;
 const SHM_MAX_BYTES = 64 * 1024 * 1024;
 
-export interface RuncConfigOptions {
+export interface OciConfigOptions {
   /** Absolute cgroup path, e.g. /hangar/<id>. */
   cgroupsPath: string;
   /** Give the sandbox its own cgroup namespace (kernel support). */
@@ -120,7 +120,7 @@ function env(spec: SandboxSpec): string[] {
   return e;
 }
 
-export function buildRuncConfig(spec: SandboxSpec, opts: RuncConfigOptions): Record<string, unknown> {
+export function buildOciConfig(spec: SandboxSpec, opts: OciConfigOptions): Record<string, unknown> {
   const { limits } = spec;
   const namespaces: Array<{ type: string; path?: string }> = [
     { type: 'pid' },

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { SandboxSpec } from '../../../src/core/ports/runtime.js';
 import { SANDBOX_ID_BASE, SANDBOX_ID_COUNT } from '../../../src/lib/idmap.js';
-import { Cgroups, keyed } from '../../../src/runtime/runc/cgroup.js';
-import { hasListener } from '../../../src/runtime/runc/procnet.js';
-import { resolveInRoot } from '../../../src/runtime/runc/rootfs.js';
+import { Cgroups, keyed } from '../../../src/runtime/oci/cgroup.js';
+import { hasListener } from '../../../src/runtime/oci/procnet.js';
+import { resolveInRoot } from '../../../src/runtime/oci/rootfs.js';
 import { runcMessages } from '../../../src/runtime/runc/runc.js';
-import { buildRuncConfig, INIT_IN_SANDBOX } from '../../../src/runtime/runc/spec.js';
+import { buildOciConfig, INIT_IN_SANDBOX } from '../../../src/runtime/oci/spec.js';
 
 const spec: SandboxSpec = {
   id: 'abc',
@@ -40,7 +40,7 @@ type Config = {
 };
 
 test('the OCI config isolates the sandbox and keeps the shared rootfs read-only', () => {
-  const c = buildRuncConfig(spec, { cgroupsPath: '/hangar/abc', cgroupNamespace: true, nofile: 4096, initPath: '/opt/hangar-shim' }) as unknown as Config;
+  const c = buildOciConfig(spec, { cgroupsPath: '/hangar/abc', cgroupNamespace: true, nofile: 4096, initPath: '/opt/hangar-shim' }) as unknown as Config;
   assert.deepEqual(c.root, { path: spec.rootfs, readonly: true });
   assert.deepEqual(c.process.args, [INIT_IN_SANDBOX, '--init', '/app', '-v']);
   assert.equal(c.process.env[0]?.startsWith('PATH='), true, 'a default PATH is added');
@@ -66,7 +66,7 @@ test('the OCI config isolates the sandbox and keeps the shared rootfs read-only'
   const denied = c.linux.seccomp.syscalls.flatMap((s) => s.names);
   for (const s of ['mount', 'kexec_load', 'bpf', 'ptrace', 'setns', 'unshare']) assert.ok(denied.includes(s), s);
 
-  const own = buildRuncConfig({ ...spec, netnsPath: undefined }, { cgroupsPath: '/h/abc', cgroupNamespace: false, nofile: 1024 }) as unknown as Config;
+  const own = buildOciConfig({ ...spec, netnsPath: undefined }, { cgroupsPath: '/h/abc', cgroupNamespace: false, nofile: 1024 }) as unknown as Config;
   assert.deepEqual(own.process.args, ['/app', '-v']);
   assert.equal(own.linux.namespaces.find((n) => n.type === 'network')?.path, undefined);
   assert.equal(own.linux.namespaces.some((n) => n.type === 'cgroup'), false);
