@@ -91,12 +91,16 @@ function sandboxSpec(image: ResolvedImage, id: string, netnsPath: string, files:
   const env = image.config.env.some((e) => e.startsWith('PATH=')) ? [...image.config.env] : ['PATH=/bin', ...image.config.env];
   return {
     id,
-    rootfs: image.rootfs,
+    root: { path: image.rootfs, kind: 'dir' },
+    // Sorted by target, as the node's spec has them.
+    mounts: Object.entries(files ?? {})
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([target, source]) => ({ type: 'bind' as const, source, target, readonly: true })),
+    devices: [],
     process: { args: [...image.config.entrypoint, ...image.config.cmd], env: [...env, `HOSTNAME=${id}`], cwd: image.config.workingDir || '/', uid: 0, gid: 0 },
     hostname: 'raw',
     limits: { memoryBytes: 128 * 1024 * 1024, cpus: 1, pids: PIDS_LIMIT },
     netnsPath,
-    ...(files ? { files } : {}),
     logPath,
   };
 }

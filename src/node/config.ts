@@ -15,6 +15,8 @@ export interface NodeConfig {
   network: { bridge: string; subnet: string; netnsPrefix: string; prewarm: number };
   /** cgroup (v1 hierarchy path) under which every sandbox's cgroup is made. */
   cgroupParent: string;
+  /** Runtime driver of instances that name none (HANGAR_RUNTIME); the node has 'runc'. */
+  runtime: string;
   limits: InstanceLimits;
   stopGraceMs: number;
   /** The registry images are pulled from when the node lacks them (HANGAR_CENTRAL_REGISTRY, _USER, _PASSWORD). */
@@ -44,6 +46,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     },
     stopGraceMs: Number(env['HANGAR_STOP_GRACE_MS'] ?? 10_000),
     cgroupParent: env['HANGAR_CGROUP_PARENT'] ?? '/hangar',
+    runtime: env['HANGAR_RUNTIME'] ?? 'runc',
   };
   const central = env['HANGAR_CENTRAL_REGISTRY'];
   if (central) {

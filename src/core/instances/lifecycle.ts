@@ -6,7 +6,7 @@ import type { Clock } from '../ports/clock.js';
 import type { ImageStore } from '../ports/images.js';
 import type { LogStore } from '../ports/logs.js';
 import type { NetworkDriver } from '../ports/network.js';
-import type { RuntimeDriver, SandboxExit } from '../ports/runtime.js';
+import type { ProbeTarget, RuntimeDriver, RuntimeRegistry, SandboxExit } from '../ports/runtime.js';
 import type { InstanceStore } from '../ports/store.js';
 import { nextAttempt, restartDelayMs, shouldRestart } from '../restart.js';
 import { transition, type InstanceEvent } from '../state-machine.js';
@@ -16,7 +16,7 @@ import { StateWaiters } from './waiters.js';
 
 export interface LifecycleDeps {
   store: InstanceStore;
-  runtime: RuntimeDriver;
+  runtimes: RuntimeRegistry;
   network: NetworkDriver;
   images: ImageStore;
   logs: LogStore;
@@ -70,6 +70,10 @@ export class Lifecycle {
     return this.d.store.getInstance(uuid);
   }
 
+  private rt(inst: Pick<Instance, 'driver'>): RuntimeDriver {
+    return this.d.runtimes.get(inst.driver);
+  }
+
   /** Starts a stopped instance or wakes a standby one. Caller holds the lock. */
   async start(uuid: string, opts: { restart?: boolean } = {}): Promise<Instance> {
     let inst = this.fresh(uuid);
@@ -80,10 +84,12 @@ export class Lifecycle {
     if (inst.state === 'standby') {
       inst = this.move(inst, 'start');
       try {
-        await this.d.runtime.resume(uuid);
+        const freezer = this.rt(inst).freezer;
+        if (!freezer) throw new HangarError('failed_precondition', `runtime ${this.rt(inst).name} cannot resume`);
+        await freezer.resume(uuid);
       } catch (e) {
         this.d.logger.warn({ uuid, err: String(e) }, 'resume failed; cold-starting instead');
-        await this.d.runtime.remove(uuid).catch(() => undefined);
+        await this.rt(inst).remove(uuid).catch(() => undefined);
         this.live.delete(uuid);
         return this.coldStart(inst, t0, opts.restart ?? false);
       }
@@ -98,16 +104,18 @@ export class Lifecycle {
     const uuid = inst.uuid;
     let pid: number;
     let netInfo: Instance['network'];
+    let rt: RuntimeDriver | undefined;
     try {
+      rt = this.rt(inst);
       const image = await this.d.images.resolve(inst.image);
       const net = await this.d.network.attach(uuid, inst.hostname);
       netInfo = { interfaceUuid: inst.network?.interfaceUuid ?? newUuid(), ip: net.ip, mac: net.mac };
-      ({ pid } = await this.d.runtime.start(sandboxSpecFor(inst, image, net, this.d.logs.pathFor(uuid))));
+      ({ pid } = await rt.start(sandboxSpecFor(inst, image, net, this.d.logs.pathFor(uuid))));
       this.d.network.setName(inst.name, net.ip);
     } catch (e) {
       const err = asHangarError(e, 'unavailable');
       this.d.logger.warn({ uuid, err: err.message }, 'start failed');
-      await this.d.runtime.remove(uuid).catch(() => undefined);
+      await rt?.remove(uuid).catch(() => undefined);
       const cur = this.fresh(uuid);
       if (cur && cur.state === 'starting') this.move(cur, 'start_failed', { stopReason: STOP_REASONS.platformStop });
       throw err;
@@ -126,13 +134,13 @@ export class Lifecycle {
       stopCode: undefined,
     });
     this.d.logger.debug({ uuid, pid, bootTimeUs }, 'instance running');
-    this.watchListen(uuid, t0);
-    this.watchExit(uuid);
+    this.watchListen(uuid, t0, rt, { id: uuid, ip: netInfo.ip, ports: [] });
+    this.watchExit(uuid, rt);
     return running;
   }
 
   /** Polls for the app's first listening socket to fill in `net_time_us`. */
-  private watchListen(uuid: string, t0: number): void {
+  private watchListen(uuid: string, t0: number, rt: RuntimeDriver, target: ProbeTarget): void {
     const deadline = t0 + 120_000_000;
     let delay = 1;
     const tick = async (): Promise<void> => {
@@ -140,7 +148,7 @@ export class Lifecycle {
       if (!run || run.startedMonoUs !== t0 || this.closed) return;
       let up = false;
       try {
-        up = await this.d.runtime.listening(uuid);
+        up = await rt.readiness.ready(target);
       } catch {
         return; // sandbox gone; the exit watcher reports why
       }
@@ -157,22 +165,22 @@ export class Lifecycle {
     void tick();
   }
 
-  private watchExit(uuid: string): void {
-    this.d.runtime.waitExit(uuid).then(
-      (exit) => this.locked(uuid, () => this.onExit(uuid, exit)),
+  private watchExit(uuid: string, rt: RuntimeDriver): void {
+    rt.waitExit(uuid).then(
+      (exit) => this.locked(uuid, () => this.onExit(uuid, exit, rt)),
       (e: unknown) => this.d.logger.warn({ uuid, err: String(e) }, 'lost track of sandbox'),
     ).catch((e: unknown) => this.d.logger.error({ uuid, err: String(e) }, 'exit handling failed'));
   }
 
   /** The app ended: record why, free the sandbox, then restart or delete per policy. */
-  private async onExit(uuid: string, exit: SandboxExit): Promise<void> {
+  private async onExit(uuid: string, exit: SandboxExit, rt: RuntimeDriver): Promise<void> {
     const run = this.live.get(uuid);
     this.live.delete(uuid);
     if (run?.deleting) return;
     let inst = this.fresh(uuid);
     // Deleted meanwhile: destroy() already removed the sandbox and everything else.
     if (!inst) return;
-    await this.d.runtime.remove(uuid).catch((e: unknown) => this.d.logger.warn({ uuid, err: String(e) }, 'sandbox cleanup failed'));
+    await rt.remove(uuid).catch((e: unknown) => this.d.logger.warn({ uuid, err: String(e) }, 'sandbox cleanup failed'));
     if (this.closed) return;
     const requested = run?.stopReason !== undefined;
     const stopReason = run?.stopReason ?? (exit.oomKilled ? STOP_REASONS.outOfMemory : exit.signal ? STOP_REASONS.crash : STOP_REASONS.appExit);
@@ -244,17 +252,17 @@ export class Lifecycle {
     this.live.set(uuid, run);
     if (inst.state === 'standby') {
       inst = this.move(inst, 'stop');
-      await this.d.runtime.resume(uuid).catch(() => undefined);
-      await this.d.runtime.kill(uuid, 'SIGKILL').catch(() => undefined);
+      await this.rt(inst).freezer?.resume(uuid).catch(() => undefined);
+      await this.rt(inst).kill(uuid, 'SIGKILL').catch(() => undefined);
       return inst;
     }
     const drain = !opts.force && opts.drainTimeoutMs > 0;
     inst = drain ? this.move(inst, 'drain') : this.move(inst, 'stop');
-    void this.finishStop(uuid, opts.force, drain ? opts.drainTimeoutMs : 0);
+    void this.finishStop(uuid, this.rt(inst), opts.force, drain ? opts.drainTimeoutMs : 0);
     return inst;
   }
 
-  private async finishStop(uuid: string, force: boolean, drainMs: number): Promise<void> {
+  private async finishStop(uuid: string, rt: RuntimeDriver, force: boolean, drainMs: number): Promise<void> {
     try {
       if (drainMs > 0) {
         await sleep(drainMs);
@@ -264,10 +272,10 @@ export class Lifecycle {
         });
       }
       if (!this.live.has(uuid)) return;
-      await this.d.runtime.kill(uuid, force ? 'SIGKILL' : 'SIGTERM');
+      await rt.kill(uuid, force ? 'SIGKILL' : 'SIGTERM');
       if (force) return;
-      await Promise.race([this.d.runtime.waitExit(uuid), sleep(this.d.stopGraceMs)]);
-      if (this.live.has(uuid)) await this.d.runtime.kill(uuid, 'SIGKILL');
+      await Promise.race([rt.waitExit(uuid), sleep(this.d.stopGraceMs)]);
+      if (this.live.has(uuid)) await rt.kill(uuid, 'SIGKILL');
     } catch (e) {
       this.d.logger.debug({ uuid, err: String(e) }, 'stop signal not delivered (already gone?)');
     }
@@ -278,10 +286,11 @@ export class Lifecycle {
     let inst = this.fresh(uuid);
     if (!inst) throw new HangarError('not_found', `instance ${uuid} not found`);
     if (inst.state === 'standby') return inst;
-    if (!this.d.runtime.capabilities.pause) throw new HangarError('failed_precondition', `runtime ${this.d.runtime.name} cannot suspend`);
+    const freezer = this.rt(inst).freezer;
+    if (!freezer) throw new HangarError('failed_precondition', `runtime ${this.rt(inst).name} cannot suspend`);
     inst = this.move(inst, 'suspend');
     try {
-      await this.d.runtime.pause(uuid);
+      await freezer.pause(uuid);
     } catch (e) {
       this.move(inst, 'exited');
       throw asHangarError(e, 'unavailable');
@@ -298,7 +307,7 @@ export class Lifecycle {
     const run = this.live.get(uuid);
     if (run) run.deleting = true;
     else this.live.set(uuid, { startedMonoUs: 0, deleting: true });
-    await this.d.runtime.remove(uuid);
+    await this.rt(inst).remove(uuid);
     await this.d.network.detach(uuid);
     this.d.network.removeName(inst.name);
     await this.d.logs.remove(uuid);
@@ -321,32 +330,33 @@ export class Lifecycle {
    * sandbox and network attachment no instance owns.
    */
   async reconcile(all: Instance[]): Promise<{ adopted: number; stopped: number; orphans: number }> {
-    const sandboxes = new Map((await this.d.runtime.list()).map((s) => [s.id, s]));
+    const listed = await Promise.all(this.d.runtimes.all().map(async (rt) => (await rt.list()).map((sb) => ({ sb, rt }))));
+    const sandboxes = new Map(listed.flat().map((l) => [l.sb.id, l]));
     const known = new Set(all.map((i) => i.uuid));
     let adopted = 0;
     let stopped = 0;
     let orphans = 0;
     for (const inst of all) {
-      const sb = sandboxes.get(inst.uuid);
+      const found = sandboxes.get(inst.uuid);
       if (inst.network) this.d.network.setName(inst.name, inst.network.ip);
       const wantsSandbox = inst.state === 'running' || inst.state === 'starting' || inst.state === 'draining' || inst.state === 'stopping' || inst.state === 'standby';
-      if (sb && sb.state !== 'stopped' && wantsSandbox) {
+      if (found && found.sb.state !== 'stopped' && wantsSandbox) {
         adopted++;
         this.live.set(inst.uuid, { startedMonoUs: this.d.clock.monoUs() });
-        if (sb.state === 'paused' && inst.state !== 'standby') this.save({ ...inst, state: 'standby' });
-        else if (sb.state === 'running' && inst.state === 'standby') this.save({ ...inst, state: 'running' });
+        if (found.sb.state === 'paused' && inst.state !== 'standby') this.save({ ...inst, state: 'standby' });
+        else if (found.sb.state === 'running' && inst.state === 'standby') this.save({ ...inst, state: 'running' });
         else if (inst.state === 'starting') this.save({ ...inst, state: 'running' });
         else if (inst.state === 'stopping' || inst.state === 'draining') {
           this.live.set(inst.uuid, { startedMonoUs: this.d.clock.monoUs(), stopReason: STOP_REASONS.userStop });
-          void this.d.runtime.kill(inst.uuid, 'SIGKILL').catch(() => undefined);
+          void found.rt.kill(inst.uuid, 'SIGKILL').catch(() => undefined);
         }
-        this.watchExit(inst.uuid);
+        this.watchExit(inst.uuid, found.rt);
         continue;
       }
-      if (sb) await this.d.runtime.remove(inst.uuid).catch(() => undefined);
+      if (found) await found.rt.remove(inst.uuid).catch(() => undefined);
       if (wantsSandbox) {
         stopped++;
-        const exit = sb?.exit;
+        const exit = found?.sb.exit;
         const endedByItself = exit !== undefined && (inst.state === 'running');
         const reason = endedByItself ? (exit.oomKilled ? STOP_REASONS.outOfMemory : exit.signal ? STOP_REASONS.crash : STOP_REASONS.appExit) : STOP_REASONS.platformStop;
         const now = this.d.clock.now();
@@ -365,10 +375,10 @@ export class Lifecycle {
         this.scheduleRestart(inst, 0);
       }
     }
-    for (const [id] of sandboxes) {
+    for (const [id, { rt }] of sandboxes) {
       if (!known.has(id)) {
         orphans++;
-        await this.d.runtime.remove(id).catch((e: unknown) => this.d.logger.warn({ id, err: String(e) }, 'orphan sandbox removal failed'));
+        await rt.remove(id).catch((e: unknown) => this.d.logger.warn({ id, err: String(e) }, 'orphan sandbox removal failed'));
       }
     }
     for (const id of await this.d.network.list()) {

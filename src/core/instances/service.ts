@@ -5,7 +5,7 @@ import type { ListOptions, InstanceStore, User } from '../ports/store.js';
 import type { ImageStore } from '../ports/images.js';
 import type { LogChunk, LogStore } from '../ports/logs.js';
 import type { NetworkDriver } from '../ports/network.js';
-import type { RuntimeDriver } from '../ports/runtime.js';
+import type { RuntimeRegistry } from '../ports/runtime.js';
 import type { Clock } from '../ports/clock.js';
 import { checkCreate, replicaNames, type CreateInstanceInput, type InstanceLimits } from './input.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -35,7 +35,7 @@ export interface StateChange {
 export interface InstanceServiceDeps {
   store: InstanceStore;
   images: ImageStore;
-  runtime: RuntimeDriver;
+  runtimes: RuntimeRegistry;
   network: NetworkDriver;
   logs: LogStore;
   clock: Clock;
@@ -201,7 +201,7 @@ export class InstanceService {
   async metrics(user: User, ref: InstanceRef): Promise<InstanceMetrics> {
     const inst = this.find(user, ref);
     const live = inst.state === 'running' || inst.state === 'standby' || inst.state === 'draining' || inst.state === 'stopping';
-    const stats = live ? await this.d.runtime.stats(inst.uuid).catch(() => ({ rssBytes: 0, cpuTimeMs: 0 })) : { rssBytes: 0, cpuTimeMs: 0 };
+    const stats = live ? await this.d.runtimes.get(inst.driver).stats(inst.uuid).catch(() => ({ rssBytes: 0, cpuTimeMs: 0 })) : { rssBytes: 0, cpuTimeMs: 0 };
     const net = inst.network ? await this.d.network.counters(inst.uuid).catch(() => undefined) : undefined;
     return {
       uuid: inst.uuid,

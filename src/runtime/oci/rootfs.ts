@@ -9,7 +9,7 @@ import { lstat, readlink, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { SandboxSpec } from '../../core/ports/runtime.js';
 import { HangarError } from '../../lib/errors.js';
-import { REQUIRED_MOUNTPOINTS } from './spec.js';
+import { REQUIRED_MOUNTPOINTS, SANDBOX_TMPFS } from './spec.js';
 
 const MAX_SYMLINKS = 40;
 
@@ -52,7 +52,7 @@ export async function resolveInRoot(root: string, path: string): Promise<string 
 function missing(spec: SandboxSpec, what: string): HangarError {
   return new HangarError(
     'failed_precondition',
-    `rootfs ${spec.rootfs} has no ${what}; the rootfs is shared and read-only, so the image must provide it`,
+    `rootfs ${spec.root.path} has no ${what}; the rootfs is shared and read-only, so the image must provide it`,
   );
 }
 
@@ -63,34 +63,44 @@ async function kindOf(hostPath: string | undefined): Promise<'dir' | 'file' | 'o
   return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
 }
 
+/** Inside a tmpfs the sandbox gets (the runtime creates missing mountpoints there, not in the rootfs). */
+const under = (path: string, dirs: readonly string[]): boolean => dirs.some((d) => path.startsWith(`${d.replace(/\/+$/, '')}/`));
+
 export async function checkRootfs(spec: SandboxSpec): Promise<void> {
-  if (!isAbsolute(spec.rootfs)) throw new HangarError('invalid_argument', `rootfs ${spec.rootfs} is not absolute`, { field: 'rootfs' });
-  if ((await kindOf(spec.rootfs)) !== 'dir') throw new HangarError('failed_precondition', `rootfs ${spec.rootfs} is not a directory`);
-  const files = Object.entries(spec.files ?? {});
+  const root = spec.root.path;
+  if (!isAbsolute(root)) throw new HangarError('invalid_argument', `rootfs ${root} is not absolute`, { field: 'root.path' });
+  if ((await kindOf(root)) !== 'dir') throw new HangarError('failed_precondition', `rootfs ${root} is not a directory`);
   const checks: Array<Promise<void>> = [];
-  for (const mp of REQUIRED_MOUNTPOINTS) {
+  const needs = (path: string, kind: 'dir' | 'file', what: string): void => {
     checks.push(
-      resolveInRoot(spec.rootfs, mp).then(kindOf).then((k) => {
-        if (k !== 'dir') throw missing(spec, `mountpoint directory ${mp}`);
+      resolveInRoot(root, path).then(kindOf).then((k) => {
+        if (k !== kind) throw missing(spec, what);
       }),
     );
-  }
+  };
+  for (const mp of REQUIRED_MOUNTPOINTS) needs(mp, 'dir', `mountpoint directory ${mp}`);
   const cwd = spec.process.cwd || '/';
-  checks.push(
-    resolveInRoot(spec.rootfs, cwd).then(kindOf).then((k) => {
-      if (k !== 'dir') throw missing(spec, `working directory ${cwd}`);
-    }),
-  );
-  for (const [dest, source] of files) {
-    if (!isAbsolute(dest)) throw new HangarError('invalid_argument', `file target ${dest} is not absolute`, { field: 'files' });
+  needs(cwd, 'dir', `working directory ${cwd}`);
+  const tmpfs: string[] = [...SANDBOX_TMPFS];
+  const targets: Array<{ target: string; source?: string; field: string }> = [
+    ...spec.mounts.map((m) => ({ target: m.target, ...(m.type === 'bind' || m.type === 'image' ? { source: m.source } : {}), field: 'mounts' })),
+    ...spec.devices.map((d) => ({ target: d.path, source: d.source, field: 'devices' })),
+  ];
+  for (const [i, t] of targets.entries()) {
+    if (!isAbsolute(t.target)) throw new HangarError('invalid_argument', `mount target ${t.target} is not absolute`, { field: t.field });
+    const m = spec.mounts[i];
+    const hostKind = t.source === undefined ? Promise.resolve<'dir'>('dir') : kindOf(t.source);
     checks.push(
-      resolveInRoot(spec.rootfs, dest).then(kindOf).then((k) => {
-        if (k !== 'file') throw missing(spec, `regular file ${dest} to bind-mount ${source} on`);
-      }),
-      kindOf(source).then((k) => {
-        if (k !== 'file') throw new HangarError('failed_precondition', `file ${source} (for ${dest}) does not exist on the host`);
+      hostKind.then((k) => {
+        if (k === undefined || k === 'other') throw new HangarError('failed_precondition', `${t.source} (for ${t.target}) does not exist on the host`);
+        if (under(t.target, tmpfs)) return;
+        const what = k === 'file' ? `regular file ${t.target} to bind-mount ${t.source} on` : `directory ${t.target} to mount on`;
+        return resolveInRoot(root, t.target).then(kindOf).then((inRoot) => {
+          if (inRoot !== (m?.type === 'image' ? 'dir' : k)) throw missing(spec, what);
+        });
       }),
     );
+    if (m?.type === 'tmpfs') tmpfs.push(m.target);
   }
   const results = await Promise.allSettled(checks);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

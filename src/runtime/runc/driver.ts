@@ -11,10 +11,11 @@
  *                             exit      {"exitCode","signal","oomKilled","at"} written by the shim
  * The sandbox cgroup is <cgroupParent>/<id> (default /hangar/<id>).
  */
-import { access, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type {
-  DriverCapabilities,
+  Freezer,
+  ReadinessProbe,
   RuntimeDriver,
   SandboxExit,
   SandboxInfo,
@@ -22,6 +23,7 @@ import type {
   SandboxStats,
 } from '../../core/ports/runtime.js';
 import { HangarError, invalid, notFound } from '../../lib/errors.js';
+import { checkSpec, SANDBOX_ID_RE as ID_RE } from '../support.js';
 import { silentLogger, type Logger } from '../../lib/log.js';
 import { Cgroups } from '../oci/cgroup.js';
 import { hasCgroupNamespace, sandboxNofile } from '../oci/host.js';
@@ -29,6 +31,7 @@ import { netnsListening } from '../oci/procnet.js';
 import { checkRootfs } from '../oci/rootfs.js';
 import { Runc, type RuncState } from './runc.js';
 import { startShim, ShimError, type ShimHandle } from '../oci/shim.js';
+import { exists, idle, orTimeout, parseExit, readPid, sleep } from '../oci/state.js';
 import { buildOciConfig } from '../oci/spec.js';
 
 export interface RuncDriverOptions {
@@ -51,59 +54,19 @@ export interface RuncDriverOptions {
   init?: boolean;
 }
 
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const ADOPTED_POLL_MS = 200;
 const REMOVE_POLL_MS = 20;
 const REMOVE_WAIT_MS = 10_000;
 
-/** Keeps the process alive while it runs (operations the caller awaits to completion). */
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** Does not keep the process alive (waitExit may stay pending forever). */
-const idle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
-
-/** `p`, or undefined after `ms` (the timer keeps the process alive and is cleared when p settles). */
-async function orTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<undefined>((r) => {
-        timer = setTimeout(() => r(undefined), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const exists = (p: string): Promise<boolean> =>
-  access(p).then(
-    () => true,
-    () => false,
-  );
-
-async function readPid(file: string): Promise<number | undefined> {
-  const n = Number((await readFile(file, 'latin1').catch(() => '')).trim());
-  return Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
-function parseExit(text: string): SandboxExit | undefined {
-  try {
-    const j = JSON.parse(text) as { exitCode?: unknown; signal?: unknown; oomKilled?: unknown; at?: unknown };
-    return {
-      exitCode: typeof j.exitCode === 'number' ? j.exitCode : null,
-      signal: typeof j.signal === 'string' ? j.signal : null,
-      oomKilled: j.oomKilled === true,
-      at: new Date(typeof j.at === 'number' ? j.at : Date.now()),
-    };
-  } catch {
-    return undefined;
-  }
-}
-
 export class RuncDriver implements RuntimeDriver {
   readonly name = 'runc';
-  readonly capabilities: DriverCapabilities = { pause: true, snapshot: false };
+  readonly imageKinds = ['oci'] as const;
+  /** Overlay and image mounts need mounts inside the user namespace this driver does not make yet. */
+  readonly mountTypes = ['bind', 'tmpfs'] as const;
+  readonly rootKinds = ['dir'] as const;
+  readonly freezer: Freezer = { pause: (id) => this.pause(id), resume: (id) => this.resume(id) };
+  /** The app's sockets live in the host kernel, so its netns's LISTEN table answers without touching the app. */
+  readonly readiness: ReadinessProbe = { ready: (t) => this.listening(t.id) };
 
   private readonly stateDir: string;
   private readonly sandboxesDir: string;
@@ -164,11 +127,7 @@ export class RuncDriver implements RuntimeDriver {
 
   async start(spec: SandboxSpec): Promise<{ pid: number }> {
     const { id } = spec;
-    this.checkId(id);
-    if (!(spec.limits.memoryBytes >= 4 * 1024 * 1024)) throw invalid('limits.memoryBytes', 'must be at least 4 MiB');
-    if (!(spec.limits.pids >= 1)) throw invalid('limits.pids', 'must be at least 1');
-    if (!(spec.limits.cpus >= 0)) throw invalid('limits.cpus', 'must not be negative');
-    if (spec.process.args.length === 0) throw invalid('process.args', 'must not be empty');
+    checkSpec(this, spec);
     await this.init();
     await checkRootfs(spec);
     const dir = this.dir(id);
@@ -302,12 +261,12 @@ export class RuncDriver implements RuntimeDriver {
     }
   }
 
-  async pause(id: string): Promise<void> {
+  private async pause(id: string): Promise<void> {
     this.checkId(id);
     await this.runc.pause(id).catch((e: unknown) => this.rethrow(id, e));
   }
 
-  async resume(id: string): Promise<void> {
+  private async resume(id: string): Promise<void> {
     this.checkId(id);
     await this.runc.resume(id).catch((e: unknown) => this.rethrow(id, e));
   }
@@ -417,7 +376,7 @@ export class RuncDriver implements RuntimeDriver {
     }
   }
 
-  async listening(id: string): Promise<boolean> {
+  private async listening(id: string): Promise<boolean> {
     let pid = this.appPids.get(id);
     if (pid === undefined) {
       this.checkId(id);
