@@ -8,8 +8,12 @@ import { HangarError, invalid } from '../lib/errors.js';
 
 export const SANDBOX_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
+export function checkId(id: string): void {
+  if (!SANDBOX_ID_RE.test(id)) throw invalid('id', `${JSON.stringify(id)} is not a valid sandbox id`);
+}
+
 export function checkSpec(driver: Pick<RuntimeDriver, 'name' | 'mountTypes' | 'rootKinds'>, spec: SandboxSpec): void {
-  if (!SANDBOX_ID_RE.test(spec.id)) throw invalid('id', `${JSON.stringify(spec.id)} is not a valid sandbox id`);
+  checkId(spec.id);
   if (!(spec.limits.memoryBytes >= 4 * 1024 * 1024)) throw invalid('limits.memoryBytes', 'must be at least 4 MiB');
   if (!(spec.limits.pids >= 1)) throw invalid('limits.pids', 'must be at least 1');
   if (!(spec.limits.cpus >= 0)) throw invalid('limits.cpus', 'must not be negative');

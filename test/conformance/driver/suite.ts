@@ -242,12 +242,12 @@ export function driverConformance(h: DriverHarness): void {
       ];
       const script = [
         'cat /etc/resolv.conf',
-        'echo x >> /etc/resolv.conf 2>/dev/null || echo bind-readonly',
+        '(echo x >> /etc/resolv.conf) 2>/dev/null || echo bind-readonly',
         'echo written > /data/out && echo data-rw',
         'echo t > /mnt/t && cat /mnt/t',
         'cat /mnt/inner',
         'cat /dev/ukp_rom_test',
-        'echo x > /dev/ukp_rom_test 2>/dev/null || echo rom-readonly',
+        '(echo x > /dev/ukp_rom_test) 2>/dev/null || echo rom-readonly',
         'touch /bin/new 2>/dev/null || echo rootfs-readonly',
       ].join('; ');
       try {

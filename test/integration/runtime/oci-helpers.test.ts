@@ -12,7 +12,7 @@ import { SANDBOX_ID_BASE, SANDBOX_ID_COUNT } from '../../../src/lib/idmap.js';
 import { Cgroups, keyed } from '../../../src/runtime/oci/cgroup.js';
 import { hasListener } from '../../../src/runtime/oci/procnet.js';
 import { resolveInRoot } from '../../../src/runtime/oci/rootfs.js';
-import { runcMessages } from '../../../src/runtime/runc/runc.js';
+import { logMessages } from '../../../src/runtime/oci/cli.js';
 import { buildOciConfig, INIT_IN_SANDBOX } from '../../../src/runtime/oci/spec.js';
 
 const spec: SandboxSpec = {
@@ -100,8 +100,8 @@ test('runc errors are taken from its JSON log lines', () => {
     '{"level":"warning","msg":"something minor","time":"x"}\n' +
     '{"level":"error","msg":"runc run failed: exec: \\"/x\\": no such file","time":"x"}\n' +
     '{"level":"error","msg":"runc run failed: exec: \\"/x\\": no such file","time":"x"}\n';
-  assert.equal(runcMessages(log), 'runc run failed: exec: "/x": no such file');
-  assert.equal(runcMessages('plain text error\n'), 'plain text error');
+  assert.equal(logMessages(log), 'runc run failed: exec: "/x": no such file');
+  assert.equal(logMessages('plain text error\n'), 'plain text error');
 });
 
 test('paths resolve inside the rootfs, symlinks included, never outside it', async () => {
