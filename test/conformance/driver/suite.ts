@@ -6,27 +6,16 @@
  * root. Importing this file registers no test.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chown, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { RuntimeDriver, SandboxMount, SandboxMountType, SandboxSpec } from '../../../src/core/ports/runtime.js';
 import { HangarError } from '../../../src/lib/errors.js';
 import { SANDBOX_ID_BASE } from '../../../src/lib/idmap.js';
 import { tcpConnectProbe } from '../../../src/runtime/probe.js';
-import {
-  createNetns,
-  makeBusyboxRootfs,
-  pidsMentioning,
-  processAlive,
-  sleep,
-  snapshotTree,
-  waitFor,
-  within,
-  type TestNetns,
-} from '../../integration/runtime/fixtures.js';
+import { processAlive, sleep, waitFor, within } from '../../integration/runtime/fixtures.js';
+import { useSandboxes } from '../../integration/runtime/sandboxes.js';
 
 export interface DriverHarness {
   name: string;
@@ -42,62 +31,12 @@ const ALL_MOUNT_TYPES: readonly SandboxMountType[] = ['bind', 'tmpfs', 'overlay'
 
 export function driverConformance(h: DriverHarness): void {
   describe(`${h.name} driver conformance`, () => {
-    let tmp = '';
-    let rootfs = '';
-    let stateDir = '';
-    let driver: RuntimeDriver;
-    let net: TestNetns | undefined;
-    let rootfsBefore: Map<string, string>;
-    /** Every sandbox a test started, on every driver object, removed in after() whatever happened. */
-    const started = new Map<string, RuntimeDriver>();
-
-    before(async () => {
-      tmp = await mkdtemp(join(tmpdir(), `hangar-${h.name}-conf-`));
-      // The sandbox's root is host uid SANDBOX_ID_BASE: it must be able to traverse to its rootfs.
-      await chmod(tmp, 0o755);
-      rootfs = join(tmp, 'rootfs');
-      await makeBusyboxRootfs(rootfs);
-      rootfsBefore = await snapshotTree(rootfs);
-      stateDir = join(tmp, 'state');
-      driver = h.make(stateDir);
-      net = createNetns(`${h.name}c`);
-    });
-
-    after(async () => {
-      for (const [id, d] of started) await d.remove(id).catch((e: unknown) => console.error(`cleanup of ${id}:`, e));
-      net?.destroy();
-      if (tmp) await rm(tmp, { recursive: true, force: true });
-    });
-
-    const newId = (tag: string): string => `c-${tag}-${randomUUID().slice(0, 8)}`;
-
-    const specFor = (id: string, args: string[], extra: Partial<SandboxSpec> = {}): SandboxSpec => ({
-      id,
-      root: { path: rootfs, kind: 'dir' },
-      mounts: [],
-      devices: [],
-      process: { args, env: [], cwd: '/', uid: 0, gid: 0 },
-      hostname: id,
-      limits: { memoryBytes: 64 * 1024 * 1024, cpus: 1, pids: 64 },
-      logPath: join(tmp, `${id}.log`),
-      ...extra,
-    });
-
-    const startOn = async (d: RuntimeDriver, spec: SandboxSpec): Promise<number> => {
-      started.set(spec.id, d);
-      return (await d.start(spec)).pid;
-    };
-    const start = (spec: SandboxSpec): Promise<number> => startOn(driver, spec);
-    const removeOn = async (d: RuntimeDriver, id: string): Promise<void> => {
-      await d.remove(id);
-      started.delete(id);
-    };
-    const logOf = (id: string): Promise<string> => readFile(join(tmp, `${id}.log`), 'utf8').catch(() => '');
-
-    const assertNothingLeft = (id: string): void => {
-      assert.deepEqual(h.leftovers(id, stateDir), [], 'left on the host');
-      assert.deepEqual(pidsMentioning(id), [], 'processes left');
-    };
+    const sb = useSandboxes({ tag: `${h.name}c`, make: (dir) => h.make(dir), leftovers: (id, dir) => h.leftovers(id, dir), netns: true });
+    const newId = (tag: string): string => sb.newId(tag);
+    const specFor = (id: string, args: string[], extra: Partial<SandboxSpec> = {}): SandboxSpec => sb.specFor(id, args, extra);
+    const start = (spec: SandboxSpec): Promise<number> => sb.start(spec);
+    const removeOn = (d: RuntimeDriver, id: string): Promise<void> => sb.removeOn(d, id);
+    const logOf = (id: string): Promise<string> => sb.logOf(id);
 
     const fetchText = async (url: string, timeoutMs = 3000): Promise<{ status: number; body: string }> => {
       const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
@@ -105,56 +44,56 @@ export function driverConformance(h: DriverHarness): void {
     };
 
     test('serves HTTP from a sandbox in a netns; the readiness probe turns true; stats() are non-zero', async () => {
-      assert.ok(net);
+      assert.ok(sb.net);
       const id = newId('http');
-      const target = { id, ip: net.sandboxIp, netnsPath: net.path, ports: [8080] };
+      const target = { id, ip: sb.net.sandboxIp, netnsPath: sb.net.path, ports: [8080] };
       try {
-        const pid = await start(specFor(id, ['/bin/sh', '-c', 'sleep 0.5; exec httpd -f -p 8080 -h /www'], { netnsPath: net.path }));
+        const pid = await start(specFor(id, ['/bin/sh', '-c', 'sleep 0.5; exec httpd -f -p 8080 -h /www'], { netnsPath: sb.net.path }));
         assert.ok(processAlive(pid));
-        assert.equal(await driver.readiness.ready(target), false, 'nothing listens before httpd runs');
+        assert.equal(await sb.driver.readiness.ready(target), false, 'nothing listens before httpd runs');
         assert.equal(await tcpConnectProbe.ready(target), false, 'nothing accepts before httpd runs');
-        await waitFor('httpd to listen', () => driver.readiness.ready(target), 5000, 5);
+        await waitFor('httpd to listen', () => sb.driver.readiness.ready(target), 5000, 5);
         assert.equal(await tcpConnectProbe.ready(target), true, 'the host-side probe works for this sandbox too');
-        const res = await fetchText(`http://${net.sandboxIp}:8080/index.html`);
+        const res = await fetchText(`http://${sb.net.sandboxIp}:8080/index.html`);
         assert.equal(res.status, 200);
         assert.equal(res.body, 'hello from hangar\n');
-        const st = await driver.stats(id);
+        const st = await sb.driver.stats(id);
         assert.ok(st.rssBytes > 0, `rss ${st.rssBytes}`);
         assert.ok(st.cpuTimeMs > 0, `cpu ${st.cpuTimeMs}`);
-        const info = await driver.inspect(id);
+        const info = await sb.driver.inspect(id);
         assert.equal(info?.state, 'running');
         assert.equal(info?.pid, pid);
       } finally {
-        await removeOn(driver, id);
+        await removeOn(sb.driver, id);
       }
     });
 
     test('a Freezer, when the driver has one, freezes every process and thaws them', async (t) => {
-      const freezer = driver.freezer;
+      const freezer = sb.driver.freezer;
       if (!freezer) {
         t.diagnostic(`${h.name} has no freezer: the node refuses to suspend its instances`);
         return;
       }
-      assert.ok(net);
+      assert.ok(sb.net);
       const id = newId('pause');
-      const target = { id, ip: net.sandboxIp, ports: [8080] };
+      const target = { id, ip: sb.net.sandboxIp, ports: [8080] };
       try {
-        await start(specFor(id, ['/bin/sh', '-c', 'httpd -p 8080 -h /www; while true; do echo tick; usleep 20000; done'], { netnsPath: net.path }));
-        await waitFor('httpd to listen', () => driver.readiness.ready(target), 5000, 5);
+        await start(specFor(id, ['/bin/sh', '-c', 'httpd -p 8080 -h /www; while true; do echo tick; usleep 20000; done'], { netnsPath: sb.net.path }));
+        await waitFor('httpd to listen', () => sb.driver.readiness.ready(target), 5000, 5);
         await waitFor('ticks', async () => (await logOf(id)).includes('tick'));
         await freezer.pause(id);
-        assert.equal((await driver.inspect(id))?.state, 'paused');
+        assert.equal((await sb.driver.inspect(id))?.state, 'paused');
         if (h.frozen) assert.equal(h.frozen(id), true, 'frozen as the host sees it');
         const frozenLog = await logOf(id);
-        await assert.rejects(fetchText(`http://${net.sandboxIp}:8080/index.html`, 500), 'a frozen httpd does not answer');
+        await assert.rejects(fetchText(`http://${sb.net.sandboxIp}:8080/index.html`, 500), 'a frozen httpd does not answer');
         await sleep(200);
         assert.equal(await logOf(id), frozenLog, 'the tick loop is frozen');
         await freezer.resume(id);
-        assert.equal((await driver.inspect(id))?.state, 'running');
-        assert.equal((await fetchText(`http://${net.sandboxIp}:8080/index.html`)).status, 200);
+        assert.equal((await sb.driver.inspect(id))?.state, 'running');
+        assert.equal((await fetchText(`http://${sb.net.sandboxIp}:8080/index.html`)).status, 200);
         await waitFor('ticks after resume', async () => (await logOf(id)).length > frozenLog.length);
       } finally {
-        await removeOn(driver, id);
+        await removeOn(sb.driver, id);
       }
     });
 
@@ -162,18 +101,18 @@ export function driverConformance(h: DriverHarness): void {
       const id = newId('exit');
       try {
         await start(specFor(id, ['sh', '-c', 'sleep 0.2; exit 3']));
-        await assert.rejects(driver.start(specFor(id, ['sh'])), (e: unknown) => e instanceof HangarError && e.kind === 'already_exists');
-        const exit = await within(driver.waitExit(id), 5000, 'waitExit');
+        await assert.rejects(sb.driver.start(specFor(id, ['sh'])), (e: unknown) => e instanceof HangarError && e.kind === 'already_exists');
+        const exit = await within(sb.driver.waitExit(id), 5000, 'waitExit');
         assert.equal(exit.exitCode, 3);
         assert.equal(exit.signal, null);
         assert.equal(exit.oomKilled, false);
         assert.ok(Math.abs(exit.at.getTime() - Date.now()) < 10_000);
-        const info = await driver.inspect(id);
+        const info = await sb.driver.inspect(id);
         assert.equal(info?.state, 'stopped');
         assert.equal(info?.exit?.exitCode, 3);
-        assert.equal((await driver.waitExit(id)).exitCode, 3, 'waitExit after the exit resolves at once');
+        assert.equal((await sb.driver.waitExit(id)).exitCode, 3, 'waitExit after the exit resolves at once');
       } finally {
-        await removeOn(driver, id);
+        await removeOn(sb.driver, id);
       }
     });
 
@@ -183,10 +122,10 @@ export function driverConformance(h: DriverHarness): void {
       await writeFile(spec.logPath, 'existing line\n');
       try {
         await start(spec);
-        assert.equal((await within(driver.waitExit(id), 5000, 'waitExit')).exitCode, 0);
+        assert.equal((await within(sb.driver.waitExit(id), 5000, 'waitExit')).exitCode, 0);
         assert.equal(await readFile(spec.logPath, 'utf8'), 'existing line\nto-stdout\nto-stderr\n');
       } finally {
-        await removeOn(driver, id);
+        await removeOn(sb.driver, id);
       }
     });
 
@@ -195,14 +134,14 @@ export function driverConformance(h: DriverHarness): void {
         const id = newId('kill');
         try {
           await start(specFor(id, ['/bin/sleep', '1000']));
-          await driver.kill(id, signal);
-          const exit = await within(driver.waitExit(id), 5000, 'waitExit');
+          await sb.driver.kill(id, signal);
+          const exit = await within(sb.driver.waitExit(id), 5000, 'waitExit');
           assert.equal(exit.signal, signal);
           assert.equal(exit.exitCode, null);
           assert.equal(exit.oomKilled, false);
-          await driver.kill(id, 'SIGKILL'); // a stopped sandbox: no error
+          await sb.driver.kill(id, 'SIGKILL'); // a stopped sandbox: no error
         } finally {
-          await removeOn(driver, id);
+          await removeOn(sb.driver, id);
         }
       });
     }
@@ -215,23 +154,23 @@ export function driverConformance(h: DriverHarness): void {
             limits: { memoryBytes: 16 * 1024 * 1024, cpus: 1, pids: 64 },
           }),
         );
-        const exit = await within(driver.waitExit(id), 20_000, 'waitExit');
+        const exit = await within(sb.driver.waitExit(id), 20_000, 'waitExit');
         assert.equal(exit.oomKilled, true);
         assert.equal(exit.signal, 'SIGKILL');
         assert.doesNotMatch(await logOf(id), /survived/);
       } finally {
-        await removeOn(driver, id);
+        await removeOn(sb.driver, id);
       }
     });
 
     test('mounts apply in order over a read-only rootfs; devices read as their bytes', async () => {
       const id = newId('mounts');
-      const hostDir = join(tmp, `${id}-dir`);
+      const hostDir = join(sb.tmp, `${id}-dir`);
       await mkdir(hostDir);
       await chown(hostDir, SANDBOX_ID_BASE, SANDBOX_ID_BASE);
-      const resolv = join(tmp, `${id}.resolv.conf`);
+      const resolv = join(sb.tmp, `${id}.resolv.conf`);
       await writeFile(resolv, 'nameserver 10.251.0.53\n');
-      const rom = join(tmp, `${id}.rom`);
+      const rom = join(sb.tmp, `${id}.rom`);
       await writeFile(rom, 'rom-bytes\n');
       const mounts: SandboxMount[] = [
         { type: 'bind', source: resolv, target: '/etc/resolv.conf', readonly: true },
@@ -252,26 +191,26 @@ export function driverConformance(h: DriverHarness): void {
       ].join('; ');
       try {
         await start(specFor(id, ['/bin/sh', '-c', script], { mounts, devices: [{ path: '/dev/ukp_rom_test', source: rom, readonly: true }] }));
-        assert.equal((await within(driver.waitExit(id), 5000, 'waitExit')).exitCode, 0);
+        assert.equal((await within(sb.driver.waitExit(id), 5000, 'waitExit')).exitCode, 0);
         assert.equal(
           await logOf(id),
           'nameserver 10.251.0.53\nbind-readonly\ndata-rw\nt\nnameserver 10.251.0.53\nrom-bytes\nrom-readonly\nrootfs-readonly\n',
         );
         assert.equal(await readFile(join(hostDir, 'out'), 'utf8'), 'written\n');
         assert.equal(await readFile(rom, 'utf8'), 'rom-bytes\n');
-        assert.equal(existsSync(join(rootfs, 'mnt/inner')), false);
+        assert.equal(existsSync(join(sb.rootfs, 'mnt/inner')), false);
       } finally {
-        await removeOn(driver, id);
+        await removeOn(sb.driver, id);
       }
     });
 
     test('a mount type the driver lacks is refused before anything is made', async () => {
-      const missing = ALL_MOUNT_TYPES.filter((t) => !driver.mountTypes.includes(t));
+      const missing = ALL_MOUNT_TYPES.filter((t) => !sb.driver.mountTypes.includes(t));
       const examples: Record<SandboxMountType, SandboxMount> = {
-        bind: { type: 'bind', source: rootfs, target: '/mnt', readonly: true },
+        bind: { type: 'bind', source: sb.rootfs, target: '/mnt', readonly: true },
         tmpfs: { type: 'tmpfs', target: '/mnt', sizeBytes: 1024 * 1024 },
-        overlay: { type: 'overlay', target: '/mnt', lower: [join(rootfs, 'www')] },
-        image: { type: 'image', source: join(tmp, 'no.erofs'), target: '/mnt', fsType: 'erofs', readonly: true },
+        overlay: { type: 'overlay', target: '/mnt', lower: [join(sb.rootfs, 'www')] },
+        image: { type: 'image', source: join(sb.tmp, 'no.erofs'), target: '/mnt', fsType: 'erofs', readonly: true },
       };
       for (const type of missing) {
         const id = newId(`no-${type}`);
@@ -281,8 +220,8 @@ export function driverConformance(h: DriverHarness): void {
           assert.match(e.message, new RegExp(type));
           return true;
         });
-        started.delete(id);
-        assertNothingLeft(id);
+        sb.forget(id);
+        sb.assertNothingLeft(id);
       }
     });
 
@@ -291,27 +230,27 @@ export function driverConformance(h: DriverHarness): void {
       try {
         const pids = await Promise.all(ids.map((id) => start(specFor(id, ['/bin/sleep', '1000']))));
         assert.equal(new Set(pids).size, ids.length);
-        const listed = (await driver.list()).filter((s) => ids.includes(s.id));
+        const listed = (await sb.driver.list()).filter((s) => ids.includes(s.id));
         assert.deepEqual(
           listed.map((s) => [s.id, s.state, s.pid]),
           ids.map((id, i) => [id, 'running', pids[i]]).sort(),
         );
       } finally {
-        await Promise.all(ids.map((id) => removeOn(driver, id)));
+        await Promise.all(ids.map((id) => removeOn(sb.driver, id)));
       }
-      for (const id of ids) assertNothingLeft(id);
+      for (const id of ids) sb.assertNothingLeft(id);
     });
 
     test('a new driver on the same stateDir adopts running sandboxes (node restart)', async () => {
       const id = newId('adopt');
       const other = newId('adopt2');
-      const restarted = h.make(stateDir);
+      const restarted = h.make(sb.stateDir);
       try {
         const pid = await start(specFor(id, ['/bin/sleep', '1000']));
         await start(specFor(other, ['sh', '-c', 'exit 7']));
-        await within(driver.waitExit(other), 5000, 'waitExit');
-        started.set(id, restarted);
-        started.set(other, restarted);
+        await within(sb.driver.waitExit(other), 5000, 'waitExit');
+        sb.handOver(id, restarted);
+        sb.handOver(other, restarted);
         const list = await restarted.list();
         assert.deepEqual(
           list.filter((s) => s.id === id),
@@ -331,42 +270,29 @@ export function driverConformance(h: DriverHarness): void {
         await removeOn(restarted, id);
         await removeOn(restarted, other);
       }
-      assertNothingLeft(id);
-      assertNothingLeft(other);
+      sb.assertNothingLeft(id);
+      sb.assertNothingLeft(other);
     });
 
     test('remove() of a running (then frozen) sandbox leaves nothing behind and is idempotent', async () => {
       const id = newId('rm');
       const pid = await start(specFor(id, ['/bin/sh', '-c', 'sleep 1000 & sleep 1000 & wait']));
-      await driver.freezer?.pause(id);
-      await removeOn(driver, id);
+      await sb.driver.freezer?.pause(id);
+      await removeOn(sb.driver, id);
       assert.equal(processAlive(pid), false, 'the app is gone');
-      assertNothingLeft(id);
-      assert.equal(await driver.inspect(id), undefined);
-      await driver.remove(id); // again: no error
-      await driver.remove(newId('never-existed'));
-      await assert.rejects(driver.waitExit(id), (e: unknown) => e instanceof HangarError && e.kind === 'not_found');
-      await assert.rejects(driver.kill(id, 'SIGTERM'), (e: unknown) => e instanceof HangarError && e.kind === 'not_found');
+      sb.assertNothingLeft(id);
+      assert.equal(await sb.driver.inspect(id), undefined);
+      await sb.driver.remove(id); // again: no error
+      await sb.driver.remove(newId('never-existed'));
+      await assert.rejects(sb.driver.waitExit(id), (e: unknown) => e instanceof HangarError && e.kind === 'not_found');
+      await assert.rejects(sb.driver.kill(id, 'SIGTERM'), (e: unknown) => e instanceof HangarError && e.kind === 'not_found');
     });
 
-    test('a start that fails (no such binary) rejects clearly and leaves nothing', async () => {
-      const id = newId('fail');
-      const err = await startOn(driver, specFor(id, ['/nonexistent/app', '--flag'])).then(
-        () => assert.fail('start resolved'),
-        (e: unknown) => e,
-      );
-      started.delete(id);
-      assert.ok(err instanceof HangarError, String(err));
-      assert.equal(err.kind, 'unavailable');
-      assert.match(err.message, /\/nonexistent\/app/);
-      assert.match(err.message, /no such file or directory/i);
-      assertNothingLeft(id);
-      assert.equal(await driver.inspect(id), undefined);
-    });
+    test('a start that fails (no such binary) rejects clearly and leaves nothing', () => sb.assertFailedStartIsClean(sb.driver));
 
     test('a rootfs without a mountpoint or mount target is refused without writing to it', async () => {
-      const bare = join(tmp, 'bare-rootfs');
-      await cp(rootfs, bare, { recursive: true, verbatimSymlinks: true });
+      const bare = join(sb.tmp, 'bare-rootfs');
+      await cp(sb.rootfs, bare, { recursive: true, verbatimSymlinks: true });
       await rm(join(bare, 'run'), { recursive: true });
       const id = newId('bare');
       await assert.rejects(start(specFor(id, ['/bin/true'], { root: { path: bare, kind: 'dir' } })), (e: unknown) => {
@@ -376,18 +302,15 @@ export function driverConformance(h: DriverHarness): void {
         return true;
       });
       assert.equal(existsSync(join(bare, 'run')), false);
-      const hosts = join(tmp, 'hosts');
+      const hosts = join(sb.tmp, 'hosts');
       await writeFile(hosts, '127.0.0.1 localhost\n');
       const mounts: SandboxMount[] = [{ type: 'bind', source: hosts, target: '/etc/missing-file', readonly: true }];
       await assert.rejects(start(specFor(id, ['/bin/true'], { mounts })), /\/etc\/missing-file/);
-      assert.equal(existsSync(join(rootfs, 'etc/missing-file')), false);
-      assertNothingLeft(id);
-      started.delete(id);
+      assert.equal(existsSync(join(sb.rootfs, 'etc/missing-file')), false);
+      sb.assertNothingLeft(id);
+      sb.forget(id);
     });
 
-    test('the shared rootfs was never modified', async () => {
-      assert.deepEqual(await snapshotTree(rootfs), rootfsBefore);
-      assert.ok((await stat(join(rootfs, 'bin/busybox'))).uid === SANDBOX_ID_BASE);
-    });
+    test('the shared rootfs was never modified', () => sb.assertRootfsUnmodified());
   });
 }

@@ -9,6 +9,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { HangarError } from '../../../src/lib/errors.js';
 import { SANDBOX_ID_BASE } from '../../../src/lib/idmap.js';
 
 /** The repository root (this file runs from dist/test/integration/runtime/). */
@@ -161,4 +163,12 @@ export function pidsMentioning(s: string): number[] {
     }
   }
   return out;
+}
+
+/** A start of '/nonexistent/app' was refused with runc's reason, as a HangarError the API maps to 503. */
+export function assertNoSuchBinary(err: unknown): void {
+  assert.ok(err instanceof HangarError, String(err));
+  assert.equal(err.kind, 'unavailable');
+  assert.match(err.message, /\/nonexistent\/app/);
+  assert.match(err.message, /no such file or directory/i);
 }

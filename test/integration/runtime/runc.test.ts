@@ -7,93 +7,24 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { SandboxSpec } from '../../../src/core/ports/runtime.js';
-import { HangarError } from '../../../src/lib/errors.js';
+import { test } from 'node:test';
 import { SANDBOX_ID_BASE } from '../../../src/lib/idmap.js';
 import { RuncDriver } from '../../../src/runtime/runc/driver.js';
-import {
-  buildShim,
-  makeBusyboxRootfs,
-  pidsMentioning,
-  processAlive,
-  repoRoot,
-  sleep,
-  snapshotTree,
-  waitFor,
-  within,
-} from './fixtures.js';
+import { buildShim, processAlive, repoRoot, sleep, waitFor, within } from './fixtures.js';
 import { runcLeftovers } from './runc-leftovers.js';
+import { useSandboxes } from './sandboxes.js';
 
-let tmp = '';
-let rootfs = '';
-let stateDir = '';
-let shimPath = '';
-let driver: RuncDriver;
-let rootfsBefore: Map<string, string>;
-/** Every sandbox a test started, on every driver, removed in after() whatever happened. */
-const started = new Map<string, RuncDriver>();
-
-before(async () => {
-  shimPath = buildShim();
-  tmp = await mkdtemp(join(tmpdir(), 'hangar-runc-'));
-  // The sandbox's root is host uid SANDBOX_ID_BASE: it must be able to traverse to its rootfs.
-  await chmod(tmp, 0o755);
-  rootfs = join(tmp, 'rootfs');
-  await makeBusyboxRootfs(rootfs);
-  rootfsBefore = await snapshotTree(rootfs);
-  stateDir = join(tmp, 'state');
-  driver = new RuncDriver({ stateDir, shimPath });
-});
-
-after(async () => {
-  for (const [id, d] of started) await d.remove(id).catch((e: unknown) => console.error(`cleanup of ${id}:`, e));
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
-
-const newId = (tag: string): string => `t-${tag}-${randomUUID().slice(0, 8)}`;
-
-function specFor(id: string, args: string[], extra: Partial<SandboxSpec> = {}): SandboxSpec {
-  return {
-    id,
-    root: { path: rootfs, kind: 'dir' },
-    mounts: [],
-    devices: [],
-    process: { args, env: [], cwd: '/', uid: 0, gid: 0 },
-    hostname: id,
-    limits: { memoryBytes: 64 * 1024 * 1024, cpus: 1, pids: 64 },
-    logPath: join(tmp, `${id}.log`),
-    ...extra,
-  };
-}
-
-async function startOn(d: RuncDriver, spec: SandboxSpec): Promise<number> {
-  started.set(spec.id, d);
-  return (await d.start(spec)).pid;
-}
-
-const start = (spec: SandboxSpec): Promise<number> => startOn(driver, spec);
-
-async function removeOn(d: RuncDriver, id: string): Promise<void> {
-  await d.remove(id);
-  started.delete(id);
-}
-
-const logOf = (id: string): Promise<string> => readFile(join(tmp, `${id}.log`), 'utf8').catch(() => '');
-
-function assertNothingLeft(id: string): void {
-  assert.deepEqual(runcLeftovers(id, stateDir), [], 'left on the host');
-  assert.deepEqual(pidsMentioning(id), [], 'processes left');
-}
+const shimPath = buildShim();
+const sb = useSandboxes({ tag: 'runc', make: (stateDir) => new RuncDriver({ stateDir, shimPath }), leftovers: runcLeftovers });
+const newId = (tag: string): string => sb.newId(tag);
+const logOf = (id: string): Promise<string> => sb.logOf(id);
 
 test('root inside is SANDBOX_ID_BASE outside; rootfs read-only, files bound, seccomp on', async () => {
   const id = newId('uid');
-  const resolv = join(tmp, `${id}.resolv.conf`);
+  const resolv = join(sb.tmp, `${id}.resolv.conf`);
   await writeFile(resolv, 'nameserver 10.251.0.53\n');
   const script = [
     'id -u',
@@ -107,12 +38,12 @@ test('root inside is SANDBOX_ID_BASE outside; rootfs read-only, files bound, sec
     'exec sleep 1000',
   ].join('; ');
   try {
-    const spec = specFor(id, ['/bin/sh', '-c', script], {
+    const spec = sb.specFor(id, ['/bin/sh', '-c', script], {
       mounts: [{ type: 'bind', source: resolv, target: '/etc/resolv.conf', readonly: true }],
       hostname: 'box-1',
     });
     spec.process.env = ['FOO=bar'];
-    const pid = await start(spec);
+    const pid = await sb.start(spec);
     await waitFor('the script', async () => (await logOf(id)).includes('ready'));
     assert.equal(
       await logOf(id),
@@ -125,19 +56,19 @@ test('root inside is SANDBOX_ID_BASE outside; rootfs read-only, files bound, sec
     assert.equal(children.length, 1, 'the app runs under the init');
     const appUid = readFileSync(`/proc/${children[0]}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'));
     assert.equal(appUid?.split(/\s+/)[1], String(SANDBOX_ID_BASE));
-    assert.equal(existsSync(join(rootfs, 'bin/new')), false);
+    assert.equal(existsSync(join(sb.rootfs, 'bin/new')), false);
   } finally {
-    await removeOn(driver, id);
+    await sb.removeOn(sb.driver, id);
   }
 });
 
 test('a sandbox outlives its node process being SIGKILLed', async () => {
   const id = newId('orphan');
   const child = spawn(process.execPath, [join(repoRoot, 'dist/test/integration/runtime/child-node.js')], {
-    env: { ...process.env, HANGAR_TEST_CHILD_NODE: JSON.stringify({ stateDir, shimPath, spec: specFor(id, ['/bin/sleep', '1000']) }) },
+    env: { ...process.env, HANGAR_TEST_CHILD_NODE: JSON.stringify({ stateDir: sb.stateDir, shimPath, spec: sb.specFor(id, ['/bin/sleep', '1000']) }) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  started.set(id, driver);
+  sb.handOver(id, sb.driver);
   try {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -147,75 +78,53 @@ test('a sandbox outlives its node process being SIGKILLed', async () => {
     await within(gone, 5000, 'the child node to die');
     await sleep(100);
     assert.ok(processAlive(pid), 'the app survived its node');
-    const shimPid = Number(readFileSync(join(driver.sandboxDir(id), 'shim.pid'), 'utf8'));
+    const shimPid = Number(readFileSync(join(sb.driver.sandboxDir(id), 'shim.pid'), 'utf8'));
     assert.ok(processAlive(shimPid), 'the shim survived its node');
-    assert.deepEqual(await driver.inspect(id), { id, state: 'running', pid });
-    const exited = driver.waitExit(id);
-    await driver.kill(id, 'SIGKILL');
+    assert.deepEqual(await sb.driver.inspect(id), { id, state: 'running', pid });
+    const exited = sb.driver.waitExit(id);
+    await sb.driver.kill(id, 'SIGKILL');
     assert.equal((await within(exited, 5000, 'waitExit')).signal, 'SIGKILL');
   } finally {
     child.kill('SIGKILL');
-    await removeOn(driver, id);
+    await sb.removeOn(sb.driver, id);
   }
-  assertNothingLeft(id);
+  sb.assertNothingLeft(id);
 });
 
-test('remove() of a running, then paused sandbox leaves nothing behind and is idempotent', async () => {
+test('remove() of a paused sandbox ends every task of its cgroup and its shim', async () => {
   const id = newId('rm');
-  const pid = await start(specFor(id, ['/bin/sh', '-c', 'sleep 1000 & sleep 1000 & wait']));
-  const shimPid = Number(readFileSync(join(driver.sandboxDir(id), 'shim.pid'), 'utf8'));
+  const pid = await sb.start(sb.specFor(id, ['/bin/sh', '-c', 'sleep 1000 & sleep 1000 & wait']));
+  const shimPid = Number(readFileSync(join(sb.driver.sandboxDir(id), 'shim.pid'), 'utf8'));
   const procs = (): number[] =>
     readFileSync(`/sys/fs/cgroup/pids/hangar/${id}/cgroup.procs`, 'utf8').trim().split('\n').map(Number);
   // init, sh and two sleeps
   const tasks = await waitFor('the app to fork', () => (procs().length >= 4 ? procs() : undefined));
   assert.ok(tasks.includes(pid));
-  await driver.freezer.pause(id);
-  await removeOn(driver, id);
+  await sb.driver.freezer.pause(id);
+  await sb.removeOn(sb.driver, id);
   for (const p of [...tasks, shimPid]) assert.equal(processAlive(p), false, `process ${p} left`);
-  assertNothingLeft(id);
-  assert.equal(await driver.inspect(id), undefined);
-  await driver.remove(id); // again: no error
-  await driver.remove(newId('never-existed'));
-  await assert.rejects(driver.waitExit(id), (e: unknown) => e instanceof HangarError && e.kind === 'not_found');
-  await assert.rejects(driver.kill(id, 'SIGTERM'), (e: unknown) => e instanceof HangarError && e.kind === 'not_found');
+  sb.assertNothingLeft(id);
 });
 
-{
-  test('a start that fails (no such binary, init=false) rejects clearly and leaves nothing', async () => {
-    const d = new RuncDriver({ stateDir, shimPath, init: false });
-    const id = newId('fail');
-    const err = await startOn(d, specFor(id, ['/nonexistent/app', '--flag'])).then(
-      () => assert.fail('start resolved'),
-      (e: unknown) => e,
-    );
-    started.delete(id);
-    assert.ok(err instanceof HangarError, String(err));
-    assert.equal(err.kind, 'unavailable');
-    assert.match(err.message, /\/nonexistent\/app/);
-    assert.match(err.message, /no such file or directory/i);
-    assertNothingLeft(id);
-    assert.equal(await d.inspect(id), undefined);
-  });
-}
+test('a start that fails (no such binary, init=false) rejects clearly and leaves nothing', () =>
+  sb.assertFailedStartIsClean(new RuncDriver({ stateDir: sb.stateDir, shimPath, init: false })),
+);
 
 test('without the init the app is pid 1: exit codes and SIGKILL still work', async () => {
-  const d = new RuncDriver({ stateDir, shimPath, init: false });
+  const d = new RuncDriver({ stateDir: sb.stateDir, shimPath, init: false });
   const a = newId('noinit');
   const b = newId('noinit');
   try {
-    await startOn(d, specFor(a, ['sh', '-c', 'exit 5']));
+    await sb.startOn(d, sb.specFor(a, ['sh', '-c', 'exit 5']));
     assert.equal((await within(d.waitExit(a), 5000, 'waitExit')).exitCode, 5);
-    const pid = await startOn(d, specFor(b, ['sleep', '1000']));
+    const pid = await sb.startOn(d, sb.specFor(b, ['sleep', '1000']));
     assert.equal(readFileSync(`/proc/${pid}/cmdline`, 'latin1'), 'sleep\x001000\x00');
     await d.kill(b, 'SIGKILL');
     assert.equal((await within(d.waitExit(b), 5000, 'waitExit')).signal, 'SIGKILL');
   } finally {
-    await removeOn(d, a);
-    await removeOn(d, b);
+    await sb.removeOn(d, a);
+    await sb.removeOn(d, b);
   }
 });
 
-test('the shared rootfs was never modified', async () => {
-  assert.deepEqual(await snapshotTree(rootfs), rootfsBefore);
-  assert.ok((await stat(join(rootfs, 'bin/busybox'))).uid === SANDBOX_ID_BASE);
-});
+test('the shared rootfs was never modified', () => sb.assertRootfsUnmodified());
