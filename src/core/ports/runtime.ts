@@ -67,15 +67,14 @@ export interface SandboxDevice {
 }
 
 /**
- * The root filesystem: the image's tree, shared by every sandbox of that
- * image and never written through this mount. A per-instance writable root
- * is an `overlay` mount at '/' in `mounts`.
+ * What the sandbox boots from. A per-instance writable root over a shared
+ * `dir` is an `overlay` mount at '/' in `mounts` whose lower is that dir.
  */
-export interface SandboxRoot {
-  /** Absolute host path of the unpacked tree (drivers that boot an image get a file here). */
-  path: string;
-  kind: 'dir' | 'image';
-}
+export type SandboxRoot =
+  /** An unpacked tree shared read-only by every sandbox of the image; the driver never writes it (containers). */
+  | { kind: 'dir'; path: string }
+  /** A guest kernel with an optional initrd and root filesystem image (microVMs, unikernels). */
+  | { kind: 'kernel'; kernel: string; initrd?: string; image?: { path: string; fsType: 'erofs' | 'ext4' } };
 
 export interface SandboxSpec {
   /** Unique id (the instance uuid); also the runtime's container id. */

@@ -9,7 +9,7 @@ import { lstat, readlink, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { SandboxSpec } from '../../core/ports/runtime.js';
 import { HangarError } from '../../lib/errors.js';
-import { REQUIRED_MOUNTPOINTS, SANDBOX_TMPFS } from './spec.js';
+import { REQUIRED_MOUNTPOINTS, rootDir, SANDBOX_TMPFS } from './spec.js';
 
 const MAX_SYMLINKS = 40;
 
@@ -49,11 +49,8 @@ export async function resolveInRoot(root: string, path: string): Promise<string 
   return done.length === 0 ? root : `${root}/${done.join('/')}`;
 }
 
-function missing(spec: SandboxSpec, what: string): HangarError {
-  return new HangarError(
-    'failed_precondition',
-    `rootfs ${spec.root.path} has no ${what}; the rootfs is shared and read-only, so the image must provide it`,
-  );
+function missing(root: string, what: string): HangarError {
+  return new HangarError('failed_precondition', `rootfs ${root} has no ${what}; the rootfs is shared and read-only, so the image must provide it`);
 }
 
 async function kindOf(hostPath: string | undefined): Promise<'dir' | 'file' | 'other' | undefined> {
@@ -67,41 +64,41 @@ async function kindOf(hostPath: string | undefined): Promise<'dir' | 'file' | 'o
 const under = (path: string, dirs: readonly string[]): boolean => dirs.some((d) => path.startsWith(`${d.replace(/\/+$/, '')}/`));
 
 export async function checkRootfs(spec: SandboxSpec): Promise<void> {
-  const root = spec.root.path;
+  const root = rootDir(spec);
   if (!isAbsolute(root)) throw new HangarError('invalid_argument', `rootfs ${root} is not absolute`, { field: 'root.path' });
   if ((await kindOf(root)) !== 'dir') throw new HangarError('failed_precondition', `rootfs ${root} is not a directory`);
   const checks: Array<Promise<void>> = [];
   const needs = (path: string, kind: 'dir' | 'file', what: string): void => {
     checks.push(
       resolveInRoot(root, path).then(kindOf).then((k) => {
-        if (k !== kind) throw missing(spec, what);
+        if (k !== kind) throw missing(root, what);
       }),
     );
   };
   for (const mp of REQUIRED_MOUNTPOINTS) needs(mp, 'dir', `mountpoint directory ${mp}`);
   const cwd = spec.process.cwd || '/';
   needs(cwd, 'dir', `working directory ${cwd}`);
+  // Made in order: a target inside an earlier tmpfs is created there by the runtime, not in the rootfs.
   const tmpfs: string[] = [...SANDBOX_TMPFS];
-  const targets: Array<{ target: string; source?: string; field: string }> = [
-    ...spec.mounts.map((m) => ({ target: m.target, ...(m.type === 'bind' || m.type === 'image' ? { source: m.source } : {}), field: 'mounts' })),
-    ...spec.devices.map((d) => ({ target: d.path, source: d.source, field: 'devices' })),
-  ];
-  for (const [i, t] of targets.entries()) {
-    if (!isAbsolute(t.target)) throw new HangarError('invalid_argument', `mount target ${t.target} is not absolute`, { field: t.field });
-    const m = spec.mounts[i];
-    const hostKind = t.source === undefined ? Promise.resolve<'dir'>('dir') : kindOf(t.source);
+  const target = (path: string, field: string, source: string | undefined, as: 'source' | 'dir' | 'file'): void => {
+    if (!isAbsolute(path)) throw new HangarError('invalid_argument', `mount target ${path} is not absolute`, { field });
+    const onTmpfs = under(path, tmpfs);
     checks.push(
-      hostKind.then((k) => {
-        if (k === undefined || k === 'other') throw new HangarError('failed_precondition', `${t.source} (for ${t.target}) does not exist on the host`);
-        if (under(t.target, tmpfs)) return;
-        const what = k === 'file' ? `regular file ${t.target} to bind-mount ${t.source} on` : `directory ${t.target} to mount on`;
-        return resolveInRoot(root, t.target).then(kindOf).then((inRoot) => {
-          if (inRoot !== (m?.type === 'image' ? 'dir' : k)) throw missing(spec, what);
-        });
+      (source === undefined ? Promise.resolve<'dir'>('dir') : kindOf(source)).then(async (k) => {
+        if (k === undefined || k === 'other') throw new HangarError('failed_precondition', `${source} (for ${path}) does not exist on the host`);
+        if (onTmpfs) return;
+        const want = as === 'source' ? k : as;
+        const what = want === 'file' ? `regular file ${path} to bind-mount ${source} on` : `directory ${path} to mount on`;
+        if ((await kindOf(await resolveInRoot(root, path))) !== want) throw missing(root, what);
       }),
     );
-    if (m?.type === 'tmpfs') tmpfs.push(m.target);
+  };
+  for (const m of spec.mounts) {
+    if (m.type === 'bind') target(m.target, 'mounts', m.source, 'source');
+    else target(m.target, 'mounts', m.type === 'image' ? m.source : undefined, 'dir');
+    if (m.type === 'tmpfs') tmpfs.push(m.target);
   }
+  for (const d of spec.devices) target(d.path, 'devices', d.source, 'file');
   const results = await Promise.allSettled(checks);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;

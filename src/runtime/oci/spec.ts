@@ -12,6 +12,7 @@
  * capability set, no_new_privs and a seccomp denylist.
  */
 import type { SandboxMount, SandboxSpec } from '../../core/ports/runtime.js';
+import { HangarError } from '../../lib/errors.js';
 import { SANDBOX_ID_BASE, SANDBOX_ID_COUNT } from '../../lib/idmap.js';
 import { seccompProfile } from './seccomp.js';
 
@@ -154,6 +155,12 @@ function env(spec: SandboxSpec): string[] {
   return e;
 }
 
+/** The host directory an OCI runtime mounts as the sandbox's root. */
+export function rootDir(spec: SandboxSpec): string {
+  if (spec.root.kind !== 'dir') throw new HangarError('failed_precondition', `an OCI runtime needs a root directory, not a ${spec.root.kind}`);
+  return spec.root.path;
+}
+
 export function buildOciConfig(spec: SandboxSpec, opts: OciConfigOptions): Record<string, unknown> {
   const { limits } = spec;
   const namespaces: Array<{ type: string; path?: string }> = [
@@ -186,7 +193,7 @@ export function buildOciConfig(spec: SandboxSpec, opts: OciConfigOptions): Recor
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: opts.nofile, soft: opts.nofile }],
       noNewPrivileges: true,
     },
-    root: { path: spec.root.path, readonly: true },
+    root: { path: rootDir(spec), readonly: true },
     hostname: spec.hostname,
     mounts: mounts(spec, opts.initPath),
     linux: {

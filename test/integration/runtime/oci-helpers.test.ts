@@ -15,9 +15,10 @@ import { resolveInRoot } from '../../../src/runtime/oci/rootfs.js';
 import { logMessages } from '../../../src/runtime/oci/cli.js';
 import { buildOciConfig, INIT_IN_SANDBOX } from '../../../src/runtime/oci/spec.js';
 
+const ROOT = '/var/lib/hangar/rootfs/x';
 const spec: SandboxSpec = {
   id: 'abc',
-  root: { path: '/var/lib/hangar/rootfs/x', kind: 'dir' },
+  root: { path: ROOT, kind: 'dir' },
   mounts: [
     { type: 'bind', source: '/h/hosts', target: '/etc/hosts', readonly: true },
     { type: 'bind', source: '/h/resolv.conf', target: '/etc/resolv.conf', readonly: true },
@@ -47,7 +48,7 @@ type Config = {
 
 test('the OCI config isolates the sandbox and keeps the shared rootfs read-only', () => {
   const c = buildOciConfig(spec, { cgroupsPath: '/hangar/abc', cgroupNamespace: true, nofile: 4096, initPath: '/opt/hangar-shim' }) as unknown as Config;
-  assert.deepEqual(c.root, { path: spec.root.path, readonly: true });
+  assert.deepEqual(c.root, { path: ROOT, readonly: true });
   assert.deepEqual(c.process.args, [INIT_IN_SANDBOX, '--init', '/app', '-v']);
   assert.equal(c.process.env[0]?.startsWith('PATH='), true, 'a default PATH is added');
   assert.equal(c.process.user.uid, 1000);
