@@ -50,7 +50,11 @@ export type SandboxMount =
    * `upper` absent = the driver keeps the layer and drops it on remove.
    */
   | { type: 'overlay'; target: string; lower: string[]; upper?: string }
-  /** A filesystem image file (EROFS ROM, ext4 volume) mounted by its content. */
+  /**
+   * A filesystem image file (EROFS ROM, ext4 volume) mounted by its content.
+   * A driver that mounts on the host may share one read-only mount per
+   * `source` among its sandboxes (ROMs are content-addressed).
+   */
   | { type: 'image'; source: string; target: string; fsType: 'erofs' | 'ext4'; readonly: boolean };
 
 export type SandboxMountType = SandboxMount['type'];
