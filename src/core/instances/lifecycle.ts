@@ -6,7 +6,7 @@ import type { Clock } from '../ports/clock.js';
 import type { ImageStore } from '../ports/images.js';
 import type { LogStore } from '../ports/logs.js';
 import type { NetworkDriver } from '../ports/network.js';
-import type { ProbeTarget, RuntimeDriver, RuntimeRegistry, SandboxExit } from '../ports/runtime.js';
+import { freezerOf, type ProbeTarget, type RuntimeDriver, type RuntimeRegistry, type SandboxExit } from '../ports/runtime.js';
 import type { InstanceStore } from '../ports/store.js';
 import { nextAttempt, restartDelayMs, shouldRestart } from '../restart.js';
 import { transition, type InstanceEvent } from '../state-machine.js';
@@ -70,9 +70,7 @@ export class Lifecycle {
     return this.d.store.getInstance(uuid);
   }
 
-  private rt(inst: Pick<Instance, 'driver'>): RuntimeDriver {
-    return this.d.runtimes.get(inst.driver);
-  }
+  private rt = (inst: Pick<Instance, 'driver'>): RuntimeDriver => this.d.runtimes.get(inst.driver);
 
   /** Starts a stopped instance or wakes a standby one. Caller holds the lock. */
   async start(uuid: string, opts: { restart?: boolean } = {}): Promise<Instance> {
@@ -84,9 +82,7 @@ export class Lifecycle {
     if (inst.state === 'standby') {
       inst = this.move(inst, 'start');
       try {
-        const freezer = this.rt(inst).freezer;
-        if (!freezer) throw new HangarError('failed_precondition', `runtime ${this.rt(inst).name} cannot resume`);
-        await freezer.resume(uuid);
+        await freezerOf(this.rt(inst)).resume(uuid);
       } catch (e) {
         this.d.logger.warn({ uuid, err: String(e) }, 'resume failed; cold-starting instead');
         await this.rt(inst).remove(uuid).catch(() => undefined);
@@ -286,8 +282,7 @@ export class Lifecycle {
     let inst = this.fresh(uuid);
     if (!inst) throw new HangarError('not_found', `instance ${uuid} not found`);
     if (inst.state === 'standby') return inst;
-    const freezer = this.rt(inst).freezer;
-    if (!freezer) throw new HangarError('failed_precondition', `runtime ${this.rt(inst).name} cannot suspend`);
+    const freezer = freezerOf(this.rt(inst));
     inst = this.move(inst, 'suspend');
     try {
       await freezer.pause(uuid);

@@ -16,6 +16,7 @@
  * - What a driver can do beyond that is an optional capability object
  *   (`freezer`, `checkpointer`), never a flag: absent means it cannot.
  */
+import { HangarError } from '../../lib/errors.js';
 
 export interface SandboxProcess {
   /** argv; args[0] is resolved inside the rootfs (absolute path or via PATH in env). */
@@ -176,6 +177,12 @@ export interface RuntimeDriver {
   /** Every sandbox this driver holds on the host, including ones started by an earlier node process. */
   list(): Promise<SandboxInfo[]>;
   stats(id: string): Promise<SandboxStats>;
+}
+
+/** The driver's Freezer; `failed_precondition` when it has none (its instances cannot go to standby). */
+export function freezerOf(driver: RuntimeDriver): Freezer {
+  if (!driver.freezer) throw new HangarError('failed_precondition', `runtime ${driver.name} cannot suspend`);
+  return driver.freezer;
 }
 
 /** The node's drivers by name. An instance without a driver name runs on the default. */
