@@ -6,7 +6,7 @@
  *  - 'minimal': hand-written, like `runc spec` (user namespace 0→100000 ×65536,
  *    pid/ipc/uts/mount/user namespaces, the prepared netns, read-only root,
  *    /proc, /dev tmpfs, devpts, shm, mqueue, /sys bind), app is pid 1, no limits.
- *  - 'hangar-spec': the node's own buildRuncConfig() (seccomp, cgroup limits,
+ *  - 'hangar-spec': the node's own buildOciConfig() (seccomp, cgroup limits,
  *    capabilities, masked paths…) but the app as pid 1 and no file binds.
  *  - 'hangar-full': exactly the config.json the node's runc driver writes
  *    (hangar-shim --init as pid 1, /etc/resolv.conf and /etc/hosts binds), run
@@ -33,8 +33,8 @@ import type { ResolvedImage } from '../src/core/ports/images.js';
 import type { SandboxSpec } from '../src/core/ports/runtime.js';
 import { PIDS_LIMIT } from '../src/core/instances/sandbox-spec.js';
 import { RuncDriver } from '../src/runtime/runc/driver.js';
-import { hasCgroupNamespace, sandboxNofile } from '../src/runtime/runc/host.js';
-import { buildRuncConfig } from '../src/runtime/runc/spec.js';
+import { hasCgroupNamespace, sandboxNofile } from '../src/runtime/oci/host.js';
+import { buildOciConfig } from '../src/runtime/oci/spec.js';
 import { cgroupExists, firstByte, freeBlock, HELLO_PORT, now, removeCgroup, REPO } from './harness.js';
 
 export type RawVariant = 'minimal' | 'hangar-spec' | 'hangar-full' | 'driver';
@@ -91,18 +91,22 @@ function sandboxSpec(image: ResolvedImage, id: string, netnsPath: string, files:
   const env = image.config.env.some((e) => e.startsWith('PATH=')) ? [...image.config.env] : ['PATH=/bin', ...image.config.env];
   return {
     id,
-    rootfs: image.rootfs,
+    root: { path: image.rootfs, kind: 'dir' },
+    // Sorted by target, as the node's spec has them.
+    mounts: Object.entries(files ?? {})
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([target, source]) => ({ type: 'bind' as const, source, target, readonly: true })),
+    devices: [],
     process: { args: [...image.config.entrypoint, ...image.config.cmd], env: [...env, `HOSTNAME=${id}`], cwd: image.config.workingDir || '/', uid: 0, gid: 0 },
     hostname: 'raw',
     limits: { memoryBytes: 128 * 1024 * 1024, cpus: 1, pids: PIDS_LIMIT },
     netnsPath,
-    ...(files ? { files } : {}),
     logPath,
   };
 }
 
 function hangarConfig(image: ResolvedImage, id: string, netnsPath: string, cgroupsPath: string, files: Record<string, string> | undefined): Record<string, unknown> {
-  return buildRuncConfig(sandboxSpec(image, id, netnsPath, files, '/dev/null'), {
+  return buildOciConfig(sandboxSpec(image, id, netnsPath, files, '/dev/null'), {
     cgroupsPath,
     cgroupNamespace: hasCgroupNamespace(),
     nofile: sandboxNofile(),

@@ -80,6 +80,8 @@ export interface Instance {
   stopCode?: number;
   restart?: RestartInfo;
   network?: NetworkInfo;
+  /** The runtime driver it runs on (a RuntimeRegistry name); absent = the node's default driver. */
+  driver?: string;
   /** Accumulated uptime of earlier runs, in ms (the current run is added on read). */
   uptimeMs: number;
 }

@@ -42,6 +42,7 @@ export const SETTINGS = {
   HANGAR_SUBNET: s(cidr4, '`10.77.0.0/16`', 'node', 'Instance addresses; the first host address is the gateway and DNS server.'),
   HANGAR_NETNS_PREFIX: s(name, '`hangar`', 'node', 'Prefix of the network namespaces the node makes (`<prefix>-<id>`).'),
   HANGAR_NET_PREWARM: s(count, '`4`', 'node', 'Network namespaces kept ready ahead of creates (`0` turns the pool off).'),
+  HANGAR_RUNTIME: s(z.enum(['runc']), '`runc`', 'node', 'The sandbox driver instances run on unless they name one.'),
   HANGAR_CGROUP_PARENT: s(z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'must be an absolute cgroup path'), '`/hangar`', 'node', 'cgroup under which every sandbox\'s cgroup is made.'),
   HANGAR_MAX_MEMORY_MB: s(positive, '`8192`', 'node', 'Largest `memory_mb` one instance may ask for.'),
   HANGAR_STOP_GRACE_MS: s(count, '`10000`', 'node', 'How long a graceful stop waits after SIGTERM before SIGKILL.'),

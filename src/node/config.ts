@@ -21,6 +21,8 @@ export interface NodeConfig {
   network: { bridge: string; subnet: string; netnsPrefix: string; prewarm: number };
   /** cgroup (v1 hierarchy path) under which every sandbox's cgroup is made. */
   cgroupParent: string;
+  /** Runtime driver of instances that name none (HANGAR_RUNTIME); the node has 'runc'. */
+  runtime: string;
   limits: InstanceLimits;
   stopGraceMs: number;
   /** Size limits of the node's registry (HANGAR_REGISTRY_MAX_BLOB_BYTES, HANGAR_REGISTRY_MAX_MANIFEST_BYTES); unset = the registry's defaults. */
@@ -54,6 +56,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     },
     stopGraceMs: v.HANGAR_STOP_GRACE_MS ?? 10_000,
     cgroupParent: v.HANGAR_CGROUP_PARENT ?? '/hangar',
+    runtime: v.HANGAR_RUNTIME ?? 'runc',
   };
   if (v.HANGAR_CENTRAL_REGISTRY) {
     base.central = { url: v.HANGAR_CENTRAL_REGISTRY, ...(v.HANGAR_CENTRAL_USER ? { username: v.HANGAR_CENTRAL_USER, password: v.HANGAR_CENTRAL_PASSWORD ?? '' } : {}) };

@@ -15,6 +15,7 @@ import { KeyedMutex } from '../lib/mutex.js';
 import { CniNetwork } from '../net/driver.js';
 import { createRegistryApi } from '../registry/http/app.js';
 import { DiskRegistry } from '../registry/store.js';
+import { DriverRegistry } from '../runtime/registry.js';
 import { RuncDriver } from '../runtime/runc/driver.js';
 import { FileLogStore } from '../store/logs.js';
 import { SqliteStore } from '../store/sqlite.js';
@@ -40,6 +41,7 @@ export interface RunningNode {
   registry: DiskRegistry;
   network: CniNetwork;
   runtime: RuncDriver;
+  runtimes: DriverRegistry;
   store: SqliteStore;
   /** Stops serving; instances keep running for the next node process to adopt. */
   stop(): Promise<void>;
@@ -73,8 +75,9 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
   await network.init();
   const runtime = new RuncDriver({ stateDir: join(config.home, 'run'), shimPath: join(config.binDir, 'hangar-shim'), cgroupParent: config.cgroupParent, logger });
+  const runtimes = new DriverRegistry([runtime], config.runtime);
   const logs = new FileLogStore(join(config.home, 'logs'));
-  const lifecycle = new Lifecycle({ store, runtime, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs });
+  const lifecycle = new Lifecycle({ store, runtimes, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs });
   const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle });
 
   const rec = await lifecycle.reconcile();
@@ -113,6 +116,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
     registry,
     network,
     runtime,
+    runtimes,
     store,
     async stop() {
       clearInterval(gcTimer);

@@ -6,7 +6,8 @@ import { Lifecycle } from '../../src/core/instances/lifecycle.js';
 import type { ImageStore } from '../../src/core/ports/images.js';
 import type { LogStore } from '../../src/core/ports/logs.js';
 import type { NetworkDriver } from '../../src/core/ports/network.js';
-import type { RuntimeDriver, SandboxExit, SandboxInfo, SandboxSpec } from '../../src/core/ports/runtime.js';
+import type { ProbeTarget, RuntimeDriver, SandboxExit, SandboxInfo, SandboxSpec } from '../../src/core/ports/runtime.js';
+import { DriverRegistry } from '../../src/runtime/registry.js';
 import type { ListOptions, Store, UnitOfWork, User } from '../../src/core/ports/store.js';
 import { FakeClock } from './fake-clock.js';
 
@@ -90,7 +91,11 @@ interface FakeSandbox {
  */
 export class FakeRuntime implements RuntimeDriver {
   readonly name = 'fake';
-  readonly capabilities = { pause: true, snapshot: false };
+  readonly imageKinds = ['oci'] as const;
+  readonly mountTypes = ['bind', 'tmpfs'] as const;
+  readonly rootKinds = ['dir'] as const;
+  readonly freezer = { pause: (id: string) => this.pause(id), resume: (id: string) => this.resume(id) };
+  readonly readiness = { ready: (t: ProbeTarget) => this.listening(t.id) };
   readonly sandboxes = new Map<string, FakeSandbox>();
   readonly calls: string[] = [];
   /** Exits of removed sandboxes: a late waitExit still learns how the app ended. */
@@ -200,7 +205,7 @@ export function fakeLifecycle(o: { stopGraceMs?: number } = {}) {
   const store = new MemoryStore();
   const runtime = new FakeRuntime(clock);
   const network = fakeNetwork();
-  const lifecycle = new Lifecycle({ store, runtime, network, images, logs, clock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'node-a', stopGraceMs: o.stopGraceMs ?? 10_000 });
+  const lifecycle = new Lifecycle({ store, runtimes: new DriverRegistry([runtime], runtime.name), network, images, logs, clock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'node-a', stopGraceMs: o.stopGraceMs ?? 10_000 });
   let n = 0;
   /** Stores a stopped instance as create would. */
   const add = async (patch: Partial<Instance> = {}): Promise<Instance> => {

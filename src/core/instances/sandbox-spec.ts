@@ -23,12 +23,16 @@ export function sandboxSpecFor(inst: Instance, image: ResolvedImage, net: Networ
   const [uid, gid] = parseUser(image.config.user);
   return {
     id: inst.uuid,
-    rootfs: image.rootfs,
+    root: { path: image.rootfs, kind: 'dir' },
+    mounts: [
+      { type: 'bind', source: net.hosts, target: '/etc/hosts', readonly: true },
+      { type: 'bind', source: net.resolvConf, target: '/etc/resolv.conf', readonly: true },
+    ],
+    devices: [],
     process: { args: argv, env: [...env].map(([k, v]) => `${k}=${v}`), cwd: image.config.workingDir || '/', uid, gid },
     hostname: inst.hostname,
     limits: { memoryBytes: inst.memoryMb * 1024 * 1024, cpus: inst.vcpus, pids: PIDS_LIMIT },
     netnsPath: net.netnsPath,
-    files: { '/etc/resolv.conf': net.resolvConf, '/etc/hosts': net.hosts },
     logPath,
   };
 }

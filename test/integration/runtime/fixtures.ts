@@ -5,10 +5,12 @@
  * the host, and polling helpers. Not a test file by itself.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { HangarError } from '../../../src/lib/errors.js';
 import { SANDBOX_ID_BASE } from '../../../src/lib/idmap.js';
 
 /** The repository root (this file runs from dist/test/integration/runtime/). */
@@ -28,7 +30,7 @@ const APPLETS = ['sh', 'sleep', 'cat', 'echo', 'id', 'ls', 'head', 'tr', 'usleep
  * everything owned by host uid/gid SANDBOX_ID_BASE (root inside).
  */
 export async function makeBusyboxRootfs(root: string): Promise<void> {
-  for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp', 'etc', 'run', 'www']) await mkdir(join(root, d), { recursive: true });
+  for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp', 'etc', 'run', 'www', 'mnt', 'data']) await mkdir(join(root, d), { recursive: true });
   await copyFile('/bin/busybox', join(root, 'bin/busybox'));
   await chmod(join(root, 'bin/busybox'), 0o755);
   for (const a of APPLETS) await symlink('busybox', join(root, 'bin', a));
@@ -147,4 +149,26 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Pids of processes whose command line mentions `s` (stray shims or runtimes). */
+export function pidsMentioning(s: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'latin1').includes(s)) out.push(Number(e));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** A start of '/nonexistent/app' was refused with runc's reason, as a HangarError the API maps to 503. */
+export function assertNoSuchBinary(err: unknown): void {
+  assert.ok(err instanceof HangarError, String(err));
+  assert.equal(err.kind, 'unavailable');
+  assert.match(err.message, /\/nonexistent\/app/);
+  assert.match(err.message, /no such file or directory/i);
 }

@@ -9,6 +9,7 @@ import type { ImageStore, ResolvedImage } from '../../../src/core/ports/images.j
 import type { NetworkDriver } from '../../../src/core/ports/network.js';
 import type { RuntimeDriver } from '../../../src/core/ports/runtime.js';
 import { HangarError } from '../../../src/lib/errors.js';
+import { DriverRegistry } from '../../../src/runtime/registry.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { FileLogStore } from '../../../src/store/logs.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
@@ -40,18 +41,20 @@ const images: ImageStore = {
 
 const runtime: RuntimeDriver = {
   name: 'none',
-  capabilities: { pause: true, snapshot: false },
+  imageKinds: ['oci'],
+  mountTypes: ['bind', 'tmpfs'],
+  rootKinds: ['dir'],
+  freezer: { pause: refuse('runtime'), resume: refuse('runtime') },
+  readiness: { ready: refuse('runtime') },
   start: refuse('runtime'),
   waitExit: refuse('runtime'),
   kill: refuse('runtime'),
-  pause: refuse('runtime'),
-  resume: refuse('runtime'),
   remove: async () => undefined, // deleting a never-started instance asks to remove nothing
   inspect: async () => undefined,
   list: async () => [],
   stats: refuse('runtime'),
-  listening: refuse('runtime'),
 };
+const runtimes = new DriverRegistry([runtime], 'none');
 
 const network: NetworkDriver = {
   attach: refuse('network'),
@@ -65,7 +68,7 @@ const network: NetworkDriver = {
 export function apiHarness() {
   const store = new SqliteStore(':memory:');
   const logs = new FileLogStore(mkdtempSync(join(tmpdir(), 'hangar-unit-logs-')));
-  const lifecycle = new Lifecycle({ store, runtime, network, images, logs, clock: systemClock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'test-node', stopGraceMs: 100 });
+  const lifecycle = new Lifecycle({ store, runtimes, network, images, logs, clock: systemClock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'test-node', stopGraceMs: 100 });
   const instances = new InstanceService({ store, images, network, logs, clock: systemClock, limits: DEFAULT_LIMITS, lifecycle });
   const app = createApi({ instances, users: store, limits: DEFAULT_LIMITS, baseUrl: 'http://127.0.0.1:0', version: 'test' }, silentLogger);
   const addUser = (name: string, admin = false): string => {

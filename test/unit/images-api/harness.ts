@@ -22,7 +22,7 @@ import { systemClock } from '../../../src/core/ports/clock.js';
 import { KeyedMutex } from '../../../src/lib/mutex.js';
 import type { ImageStore, ResolvedImage } from '../../../src/core/ports/images.js';
 import type { NetworkDriver } from '../../../src/core/ports/network.js';
-import type { RuntimeDriver } from '../../../src/core/ports/runtime.js';
+import type { RuntimeRegistry } from '../../../src/core/ports/runtime.js';
 import type { Instance } from '../../../src/core/instance.js';
 import { NodeImageCatalog } from '../../../src/image/catalog.js';
 import { ImagePuller, type CentralRegistryConfig } from '../../../src/image/puller.js';
@@ -107,9 +107,9 @@ export async function imagesHarness(o: { central?: boolean; centralAuth?: boolea
   });
   await catalog.init();
   const logs = new FileLogStore(join(dir, 'logs'));
-  const runtime = refuse<RuntimeDriver>('runtime');
+  const runtimes = refuse<RuntimeRegistry>('runtime');
   const network = refuse<NetworkDriver>('network');
-  const lifecycle = new Lifecycle({ store, runtime, network, images: puller, logs, clock: systemClock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'test-node', stopGraceMs: 100 });
+  const lifecycle = new Lifecycle({ store, runtimes, network, images: puller, logs, clock: systemClock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'test-node', stopGraceMs: 100 });
   const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: DEFAULT_LIMITS, lifecycle });
   const app = createApi({ instances, users: store, limits: DEFAULT_LIMITS, baseUrl: 'http://127.0.0.1:8080', version: 'test', images: catalog }, silentLogger);
 

@@ -5,14 +5,15 @@ import type { ImageStore } from '../../ports/images.js';
 import type { Locks } from '../../ports/locks.js';
 import type { LogStore } from '../../ports/logs.js';
 import type { NetworkDriver } from '../../ports/network.js';
-import type { RuntimeDriver } from '../../ports/runtime.js';
+import type { RuntimeDriver, RuntimeRegistry } from '../../ports/runtime.js';
 import type { InstanceStore } from '../../ports/store.js';
 import { transition, type InstanceEvent } from '../../state-machine.js';
 import { StateWaiters } from '../waiters.js';
 
 export interface LifecycleDeps {
   store: InstanceStore;
-  runtime: RuntimeDriver;
+  /** The node's sandbox drivers; an instance runs on the one it names (`driver`), else the default. */
+  runtimes: RuntimeRegistry;
   network: NetworkDriver;
   images: ImageStore;
   logs: LogStore;
@@ -54,13 +55,13 @@ export class RunContext {
   }
 
   /** The driver that runs `inst`'s sandbox. */
-  driverFor(_inst: Instance): RuntimeDriver {
-    return this.d.runtime;
+  driverFor(inst: Instance): RuntimeDriver {
+    return this.d.runtimes.get(inst.driver);
   }
 
   /** Every driver on this node (reconcile lists their sandboxes). */
   drivers(): RuntimeDriver[] {
-    return [this.d.runtime];
+    return [...this.d.runtimes.all()];
   }
 
   locked<T>(uuid: string, fn: () => Promise<T>): Promise<T> {

@@ -1,6 +1,7 @@
 import { asHangarError, HangarError } from '../../../lib/errors.js';
 import { newUuid } from '../../../lib/ids.js';
 import { STOP_REASONS, type Instance } from '../../instance.js';
+import { freezerOf, type RuntimeDriver } from '../../ports/runtime.js';
 import { sandboxSpecFor } from '../sandbox-spec.js';
 import type { RunContext } from './context.js';
 import { watchExit } from './exits.js';
@@ -19,7 +20,7 @@ export async function start(ctx: RunContext, uuid: string, opts: { restart?: boo
     inst = await ctx.move(inst, 'start');
     const driver = ctx.driverFor(inst);
     try {
-      await driver.resume(uuid);
+      await freezerOf(driver).resume(uuid);
     } catch (e) {
       ctx.d.logger.warn({ uuid, err: String(e) }, 'resume failed; cold-starting instead');
       await driver.remove(uuid).catch(() => undefined);
@@ -36,10 +37,11 @@ export async function start(ctx: RunContext, uuid: string, opts: { restart?: boo
 async function coldStart(ctx: RunContext, inst: Instance, t0: number, isRestart: boolean): Promise<Instance> {
   const { d } = ctx;
   const uuid = inst.uuid;
-  const driver = ctx.driverFor(inst);
+  let driver: RuntimeDriver | undefined;
   let pid: number;
   let netInfo: Instance['network'];
   try {
+    driver = ctx.driverFor(inst); // inside the try: an unknown driver name is a failed start, not a stuck 'starting'
     const image = await d.images.resolve(inst.image);
     const net = await d.network.attach(uuid, inst.hostname);
     netInfo = { interfaceUuid: inst.network?.interfaceUuid ?? newUuid(), ip: net.ip, mac: net.mac };
@@ -48,7 +50,7 @@ async function coldStart(ctx: RunContext, inst: Instance, t0: number, isRestart:
   } catch (e) {
     const err = asHangarError(e, 'unavailable');
     d.logger.warn({ uuid, err: err.message }, 'start failed');
-    await driver.remove(uuid).catch(() => undefined);
+    await driver?.remove(uuid).catch(() => undefined);
     const cur = await ctx.fresh(uuid);
     if (cur && cur.state === 'starting') await ctx.move(cur, 'start_failed', { stopReason: STOP_REASONS.platformStop });
     throw err;
@@ -62,6 +64,8 @@ async function coldStart(ctx: RunContext, inst: Instance, t0: number, isRestart:
     restartCount: cur.restartCount + (isRestart ? 1 : 0),
     bootTimeUs,
     network: netInfo,
+    // Recorded so a later change of the node's default driver still finds this sandbox.
+    driver: driver.name,
     stopReason: undefined,
     exitCode: undefined,
     stopCode: undefined,
@@ -72,7 +76,7 @@ async function coldStart(ctx: RunContext, inst: Instance, t0: number, isRestart:
   return running;
 }
 
-/** Polls for the app's readiness (first listening socket) to fill in `net_time_us`. */
+/** Polls the driver's readiness probe (the app's first listening socket or accepted connection) to fill in `net_time_us`. */
 function watchReadiness(ctx: RunContext, inst: Instance, t0: number): void {
   const { d } = ctx;
   const uuid = inst.uuid;
@@ -84,7 +88,7 @@ function watchReadiness(ctx: RunContext, inst: Instance, t0: number): void {
     if (!run || run.startedMonoUs !== t0 || ctx.closed) return;
     let up = false;
     try {
-      up = await driver.listening(uuid);
+      up = await driver.readiness.ready({ id: uuid, ...(inst.network ? { ip: inst.network.ip } : {}), ports: [] });
     } catch {
       return; // sandbox gone; the exit watcher reports why
     }

@@ -30,7 +30,7 @@ export async function stop(ctx: RunContext, uuid: string, opts: StopOptions): Pr
   if (inst.state === 'standby') {
     inst = await ctx.move(inst, 'stop');
     const driver = ctx.driverFor(inst);
-    await driver.resume(uuid).catch(() => undefined);
+    await driver.freezer?.resume(uuid).catch(() => undefined);
     await driver.kill(uuid, 'SIGKILL').catch(() => undefined);
     return inst;
   }

@@ -1,5 +1,6 @@
 import { asHangarError, HangarError } from '../../../lib/errors.js';
 import { STOP_REASONS, type Instance } from '../../instance.js';
+import { freezerOf } from '../../ports/runtime.js';
 import type { RunContext } from './context.js';
 
 /** running → stopping → standby; memory stays, processes frozen. Caller holds the lock. */
@@ -7,11 +8,10 @@ export async function suspend(ctx: RunContext, uuid: string): Promise<Instance> 
   let inst = await ctx.fresh(uuid);
   if (!inst) throw new HangarError('not_found', `instance ${uuid} not found`);
   if (inst.state === 'standby') return inst;
-  const driver = ctx.driverFor(inst);
-  if (!driver.capabilities.pause) throw new HangarError('failed_precondition', `runtime ${driver.name} cannot suspend`);
+  const freezer = freezerOf(ctx.driverFor(inst));
   inst = await ctx.move(inst, 'suspend');
   try {
-    await driver.pause(uuid);
+    await freezer.pause(uuid);
   } catch (e) {
     await ctx.move(inst, 'exited');
     throw asHangarError(e, 'unavailable');

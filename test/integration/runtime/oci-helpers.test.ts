@@ -9,20 +9,27 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { SandboxSpec } from '../../../src/core/ports/runtime.js';
 import { SANDBOX_ID_BASE, SANDBOX_ID_COUNT } from '../../../src/lib/idmap.js';
-import { Cgroups, keyed } from '../../../src/runtime/runc/cgroup.js';
-import { hasListener } from '../../../src/runtime/runc/procnet.js';
-import { resolveInRoot } from '../../../src/runtime/runc/rootfs.js';
-import { runcMessages } from '../../../src/runtime/runc/runc.js';
-import { buildRuncConfig, INIT_IN_SANDBOX } from '../../../src/runtime/runc/spec.js';
+import { Cgroups, keyed } from '../../../src/runtime/oci/cgroup.js';
+import { hasListener } from '../../../src/runtime/oci/procnet.js';
+import { resolveInRoot } from '../../../src/runtime/oci/rootfs.js';
+import { logMessages } from '../../../src/runtime/oci/cli.js';
+import { buildOciConfig, INIT_IN_SANDBOX } from '../../../src/runtime/oci/spec.js';
 
+const ROOT = '/var/lib/hangar/rootfs/x';
 const spec: SandboxSpec = {
   id: 'abc',
-  rootfs: '/var/lib/hangar/rootfs/x',
+  root: { path: ROOT, kind: 'dir' },
+  mounts: [
+    { type: 'bind', source: '/h/hosts', target: '/etc/hosts', readonly: true },
+    { type: 'bind', source: '/h/resolv.conf', target: '/etc/resolv.conf', readonly: true },
+    { type: 'tmpfs', target: '/scratch', sizeBytes: 1 << 20 },
+    { type: 'bind', source: '/h/vol', target: '/vol', readonly: false },
+  ],
+  devices: [{ path: '/dev/ukp_rom_x', source: '/h/rom.erofs', readonly: true }],
   process: { args: ['/app', '-v'], env: ['A=1'], cwd: '/srv', uid: 1000, gid: 1000 },
   hostname: 'abc',
   limits: { memoryBytes: 128 * 1024 * 1024, cpus: 0.25, pids: 100 },
   netnsPath: '/run/netns/hangar-abc',
-  files: { '/etc/resolv.conf': '/h/resolv.conf', '/etc/hosts': '/h/hosts' },
   logPath: '/h/log',
 };
 
@@ -40,8 +47,8 @@ type Config = {
 };
 
 test('the OCI config isolates the sandbox and keeps the shared rootfs read-only', () => {
-  const c = buildRuncConfig(spec, { cgroupsPath: '/hangar/abc', cgroupNamespace: true, nofile: 4096, initPath: '/opt/hangar-shim' }) as unknown as Config;
-  assert.deepEqual(c.root, { path: spec.rootfs, readonly: true });
+  const c = buildOciConfig(spec, { cgroupsPath: '/hangar/abc', cgroupNamespace: true, nofile: 4096, initPath: '/opt/hangar-shim' }) as unknown as Config;
+  assert.deepEqual(c.root, { path: ROOT, readonly: true });
   assert.deepEqual(c.process.args, [INIT_IN_SANDBOX, '--init', '/app', '-v']);
   assert.equal(c.process.env[0]?.startsWith('PATH='), true, 'a default PATH is added');
   assert.equal(c.process.user.uid, 1000);
@@ -63,10 +70,16 @@ test('the OCI config isolates the sandbox and keeps the shared rootfs read-only'
   assert.ok(byDest.get('/tmp')?.options?.includes(`size=${128 * 1024 * 1024}`));
   assert.deepEqual(byDest.get('/etc/hosts')?.options?.slice(0, 2), ['bind', 'ro']);
   assert.equal(byDest.get(INIT_IN_SANDBOX)?.source, '/opt/hangar-shim');
+  assert.deepEqual(byDest.get('/scratch'), { destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755', 'size=1048576'] });
+  assert.deepEqual(byDest.get('/vol')?.options, ['bind', 'nosuid', 'nodev'], 'a writable bind');
+  assert.equal(byDest.get('/dev/ukp_rom_x')?.source, '/h/rom.erofs');
+  assert.ok(byDest.get('/dev/ukp_rom_x')?.options?.includes('ro'), 'a ROM is read-only');
+  const order = c.mounts.map((m) => m.destination);
+  assert.ok(order.indexOf('/etc/hosts') < order.indexOf('/etc/resolv.conf') && order.indexOf('/etc/resolv.conf') < order.indexOf('/scratch'), 'spec order kept');
   const denied = c.linux.seccomp.syscalls.flatMap((s) => s.names);
   for (const s of ['mount', 'kexec_load', 'bpf', 'ptrace', 'setns', 'unshare']) assert.ok(denied.includes(s), s);
 
-  const own = buildRuncConfig({ ...spec, netnsPath: undefined }, { cgroupsPath: '/h/abc', cgroupNamespace: false, nofile: 1024 }) as unknown as Config;
+  const own = buildOciConfig({ ...spec, netnsPath: undefined }, { cgroupsPath: '/h/abc', cgroupNamespace: false, nofile: 1024 }) as unknown as Config;
   assert.deepEqual(own.process.args, ['/app', '-v']);
   assert.equal(own.linux.namespaces.find((n) => n.type === 'network')?.path, undefined);
   assert.equal(own.linux.namespaces.some((n) => n.type === 'cgroup'), false);
@@ -88,8 +101,8 @@ test('runc errors are taken from its JSON log lines', () => {
     '{"level":"warning","msg":"something minor","time":"x"}\n' +
     '{"level":"error","msg":"runc run failed: exec: \\"/x\\": no such file","time":"x"}\n' +
     '{"level":"error","msg":"runc run failed: exec: \\"/x\\": no such file","time":"x"}\n';
-  assert.equal(runcMessages(log), 'runc run failed: exec: "/x": no such file');
-  assert.equal(runcMessages('plain text error\n'), 'plain text error');
+  assert.equal(logMessages(log), 'runc run failed: exec: "/x": no such file');
+  assert.equal(logMessages('plain text error\n'), 'plain text error');
 });
 
 test('paths resolve inside the rootfs, symlinks included, never outside it', async () => {

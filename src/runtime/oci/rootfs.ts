@@ -9,7 +9,7 @@ import { lstat, readlink, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { SandboxSpec } from '../../core/ports/runtime.js';
 import { HangarError } from '../../lib/errors.js';
-import { REQUIRED_MOUNTPOINTS } from './spec.js';
+import { REQUIRED_MOUNTPOINTS, rootDir, SANDBOX_TMPFS } from './spec.js';
 
 const MAX_SYMLINKS = 40;
 
@@ -49,11 +49,8 @@ export async function resolveInRoot(root: string, path: string): Promise<string 
   return done.length === 0 ? root : `${root}/${done.join('/')}`;
 }
 
-function missing(spec: SandboxSpec, what: string): HangarError {
-  return new HangarError(
-    'failed_precondition',
-    `rootfs ${spec.rootfs} has no ${what}; the rootfs is shared and read-only, so the image must provide it`,
-  );
+function missing(root: string, what: string): HangarError {
+  return new HangarError('failed_precondition', `rootfs ${root} has no ${what}; the rootfs is shared and read-only, so the image must provide it`);
 }
 
 async function kindOf(hostPath: string | undefined): Promise<'dir' | 'file' | 'other' | undefined> {
@@ -63,35 +60,45 @@ async function kindOf(hostPath: string | undefined): Promise<'dir' | 'file' | 'o
   return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
 }
 
+/** Inside a tmpfs the sandbox gets (the runtime creates missing mountpoints there, not in the rootfs). */
+const under = (path: string, dirs: readonly string[]): boolean => dirs.some((d) => path.startsWith(`${d.replace(/\/+$/, '')}/`));
+
 export async function checkRootfs(spec: SandboxSpec): Promise<void> {
-  if (!isAbsolute(spec.rootfs)) throw new HangarError('invalid_argument', `rootfs ${spec.rootfs} is not absolute`, { field: 'rootfs' });
-  if ((await kindOf(spec.rootfs)) !== 'dir') throw new HangarError('failed_precondition', `rootfs ${spec.rootfs} is not a directory`);
-  const files = Object.entries(spec.files ?? {});
+  const root = rootDir(spec);
+  if (!isAbsolute(root)) throw new HangarError('invalid_argument', `rootfs ${root} is not absolute`, { field: 'root.path' });
+  if ((await kindOf(root)) !== 'dir') throw new HangarError('failed_precondition', `rootfs ${root} is not a directory`);
   const checks: Array<Promise<void>> = [];
-  for (const mp of REQUIRED_MOUNTPOINTS) {
+  const needs = (path: string, kind: 'dir' | 'file', what: string): void => {
     checks.push(
-      resolveInRoot(spec.rootfs, mp).then(kindOf).then((k) => {
-        if (k !== 'dir') throw missing(spec, `mountpoint directory ${mp}`);
+      resolveInRoot(root, path).then(kindOf).then((k) => {
+        if (k !== kind) throw missing(root, what);
       }),
     );
-  }
+  };
+  for (const mp of REQUIRED_MOUNTPOINTS) needs(mp, 'dir', `mountpoint directory ${mp}`);
   const cwd = spec.process.cwd || '/';
-  checks.push(
-    resolveInRoot(spec.rootfs, cwd).then(kindOf).then((k) => {
-      if (k !== 'dir') throw missing(spec, `working directory ${cwd}`);
-    }),
-  );
-  for (const [dest, source] of files) {
-    if (!isAbsolute(dest)) throw new HangarError('invalid_argument', `file target ${dest} is not absolute`, { field: 'files' });
+  needs(cwd, 'dir', `working directory ${cwd}`);
+  // Made in order: a target inside an earlier tmpfs is created there by the runtime, not in the rootfs.
+  const tmpfs: string[] = [...SANDBOX_TMPFS];
+  const target = (path: string, field: string, source: string | undefined, as: 'source' | 'dir' | 'file'): void => {
+    if (!isAbsolute(path)) throw new HangarError('invalid_argument', `mount target ${path} is not absolute`, { field });
+    const onTmpfs = under(path, tmpfs);
     checks.push(
-      resolveInRoot(spec.rootfs, dest).then(kindOf).then((k) => {
-        if (k !== 'file') throw missing(spec, `regular file ${dest} to bind-mount ${source} on`);
-      }),
-      kindOf(source).then((k) => {
-        if (k !== 'file') throw new HangarError('failed_precondition', `file ${source} (for ${dest}) does not exist on the host`);
+      (source === undefined ? Promise.resolve<'dir'>('dir') : kindOf(source)).then(async (k) => {
+        if (k === undefined || k === 'other') throw new HangarError('failed_precondition', `${source} (for ${path}) does not exist on the host`);
+        if (onTmpfs) return;
+        const want = as === 'source' ? k : as;
+        const what = want === 'file' ? `regular file ${path} to bind-mount ${source} on` : `directory ${path} to mount on`;
+        if ((await kindOf(await resolveInRoot(root, path))) !== want) throw missing(root, what);
       }),
     );
+  };
+  for (const m of spec.mounts) {
+    if (m.type === 'bind') target(m.target, 'mounts', m.source, 'source');
+    else target(m.target, 'mounts', m.type === 'image' ? m.source : undefined, 'dir');
+    if (m.type === 'tmpfs') tmpfs.push(m.target);
   }
+  for (const d of spec.devices) target(d.path, 'devices', d.source, 'file');
   const results = await Promise.allSettled(checks);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;

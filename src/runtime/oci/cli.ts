@@ -1,25 +1,27 @@
 /**
- * Thin wrapper over the runc CLI, always with this driver's private --root.
- * runc's JSON log lines on stderr become the HangarError message; "does not
- * exist" becomes not_found and wrong-state errors failed_precondition.
+ * Thin wrapper over a runc-compatible OCI runtime CLI (runc; runsc takes the
+ * same subcommands after its own global flags), always with the driver's
+ * private --root. JSON log lines on stderr become the HangarError message;
+ * "does not exist" becomes not_found and wrong-state errors failed_precondition.
  */
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { HangarError, type ErrorKind } from '../../lib/errors.js';
 import { exec } from '../../lib/exec.js';
 
-export type RuncStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+export type OciStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
-export interface RuncState {
+export interface OciState {
   id: string;
   pid: number;
-  status: RuncStatus;
+  status: OciStatus;
   bundle: string;
 }
 
 const TIMEOUT_MS = 30_000;
 
 /** The messages of runc's --log-format json lines (plain text lines are kept as they are). */
-export function runcMessages(text: string): string {
+export function logMessages(text: string): string {
   const msgs: string[] = [];
   for (const line of text.split('\n')) {
     const t = line.trim();
@@ -44,20 +46,22 @@ function kindOf(message: string): ErrorKind {
   return 'unavailable';
 }
 
-export class Runc {
+export class OciCli {
   constructor(
     readonly bin: string,
     readonly root: string,
+    /** Global flags before the subcommand (e.g. runsc's --platform). */
+    private readonly globalArgs: readonly string[] = [],
   ) {}
 
   private async run(args: string[]): Promise<string> {
-    const res = await exec(this.bin, ['--root', this.root, '--log-format', 'json', ...args], {
+    const res = await exec(this.bin, [...this.globalArgs, '--root', this.root, '--log-format', 'json', ...args], {
       allowFailure: true,
       timeoutMs: TIMEOUT_MS,
     });
     if (res.code !== 0) {
-      const msg = runcMessages(res.stderr) || runcMessages(res.stdout) || `exit ${res.code}`;
-      throw new HangarError(kindOf(msg), `runc ${args[0]} ${args.at(-1) ?? ''}: ${msg}`);
+      const msg = logMessages(res.stderr) || logMessages(res.stdout) || `exit ${res.code}`;
+      throw new HangarError(kindOf(msg), `${basename(this.bin)} ${args[0]} ${args.at(-1) ?? ''}: ${msg}`);
     }
     return res.stdout;
   }
@@ -66,6 +70,7 @@ export class Runc {
   runArgv(id: string, bundle: string, pidFile: string, logFile: string, preserveFds = 0): string[] {
     return [
       this.bin,
+      ...this.globalArgs,
       '--root',
       this.root,
       '--log',
@@ -85,21 +90,21 @@ export class Runc {
 
   /** The error runc logged to a --log file (for a failed `run`). */
   static async loggedError(logFile: string): Promise<string> {
-    return runcMessages(await readFile(logFile, 'utf8').catch(() => ''));
+    return logMessages(await readFile(logFile, 'utf8').catch(() => ''));
   }
 
-  async state(id: string): Promise<RuncState | undefined> {
+  async state(id: string): Promise<OciState | undefined> {
     try {
-      return JSON.parse(await this.run(['state', id])) as RuncState;
+      return JSON.parse(await this.run(['state', id])) as OciState;
     } catch (e) {
       if (e instanceof HangarError && e.kind === 'not_found') return undefined;
       throw e;
     }
   }
 
-  async list(): Promise<RuncState[]> {
+  async list(): Promise<OciState[]> {
     const out = await this.run(['list', '--format', 'json']);
-    return (JSON.parse(out.trim() || 'null') as RuncState[] | null) ?? [];
+    return (JSON.parse(out.trim() || 'null') as OciState[] | null) ?? [];
   }
 
   async kill(id: string, signal: string): Promise<void> {

@@ -1,5 +1,6 @@
 /**
- * Builds the OCI runtime config (config.json) runc runs a sandbox from.
+ * Builds the OCI runtime config (config.json) an OCI runtime (runc, runsc)
+ * runs a sandbox from.
  *
  * By default the app runs under a minimal init (hangar-shim --init) as pid 1:
  * an app that is itself pid 1 ignores SIGTERM unless it installs a handler.
@@ -7,10 +8,11 @@
  * Isolation: pid, mount, ipc, uts, user, network (and cgroup when the kernel
  * has it) namespaces; ids 0..SANDBOX_ID_COUNT-1 inside map to SANDBOX_ID_BASE..
  * outside; the shared rootfs is mounted read-only and only tmpfs, proc, sysfs,
- * devpts, mqueue and read-only file binds are mounted over it; a small
+ * devpts, mqueue and the spec's mounts and devices are mounted over it; a small
  * capability set, no_new_privs and a seccomp denylist.
  */
-import type { SandboxSpec } from '../../core/ports/runtime.js';
+import type { SandboxMount, SandboxSpec } from '../../core/ports/runtime.js';
+import { HangarError } from '../../lib/errors.js';
 import { SANDBOX_ID_BASE, SANDBOX_ID_COUNT } from '../../lib/idmap.js';
 import { seccompProfile } from './seccomp.js';
 
@@ -18,6 +20,9 @@ export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 
 /** Directories every rootfs must already contain: runc would otherwise create them in the shared tree. */
 export const REQUIRED_MOUNTPOINTS = ['/proc', '/dev', '/sys', '/tmp', '/run'] as const;
+
+/** Fresh tmpfs every sandbox gets: mountpoints inside them are made there, never in the rootfs. */
+export const SANDBOX_TMPFS = ['/dev', '/tmp', '/run'] as const;
 
 const CAPABILITIES = [
   'CAP_CHOWN',
@@ -52,7 +57,7 @@ export const CPU_PERIOD_US = 100_000;
 export const NOFILE_LIMIT = 65_536;
 const SHM_MAX_BYTES = 64 * 1024 * 1024;
 
-export interface RuncConfigOptions {
+export interface OciConfigOptions {
   /** Absolute cgroup path, e.g. /hangar/<id>. */
   cgroupsPath: string;
   /** Give the sandbox its own cgroup namespace (kernel support). */
@@ -108,10 +113,40 @@ function mounts(spec: SandboxSpec, initPath: string | undefined): Mount[] {
     { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', `size=${mem}`] },
     { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755', `size=${mem}`] },
   );
-  for (const [dest, source] of Object.entries(spec.files ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
-    m.push({ destination: dest, type: 'none', source, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
+  for (const mount of spec.mounts) m.push(ociMount(mount));
+  // Without CAP_MKNOD in a user namespace a device node cannot be made: the bytes are served as a read-only file.
+  for (const d of spec.devices) {
+    m.push({ destination: d.path, type: 'none', source: d.source, options: ['bind', ...(d.readonly ? ['ro'] : []), 'nosuid', 'nodev', 'noexec'] });
   }
   return m;
+}
+
+function ociMount(mount: SandboxMount): Mount {
+  switch (mount.type) {
+    case 'bind':
+      return {
+        destination: mount.target,
+        type: 'none',
+        source: mount.source,
+        options: mount.readonly ? ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] : ['bind', 'nosuid', 'nodev'],
+      };
+    case 'tmpfs':
+      return {
+        destination: mount.target,
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'nodev', `mode=${(mount.mode ?? 0o755).toString(8)}`, `size=${Math.floor(mount.sizeBytes)}`],
+      };
+    case 'overlay':
+      return {
+        destination: mount.target,
+        type: 'overlay',
+        source: 'overlay',
+        options: [`lowerdir=${mount.lower.join(':')}`, ...(mount.upper === undefined ? [] : [`upperdir=${mount.upper}/upper`, `workdir=${mount.upper}/work`])],
+      };
+    case 'image':
+      return { destination: mount.target, type: mount.fsType, source: mount.source, options: [mount.readonly ? 'ro' : 'rw', 'nosuid', 'nodev'] };
+  }
 }
 
 function env(spec: SandboxSpec): string[] {
@@ -120,7 +155,13 @@ function env(spec: SandboxSpec): string[] {
   return e;
 }
 
-export function buildRuncConfig(spec: SandboxSpec, opts: RuncConfigOptions): Record<string, unknown> {
+/** The host directory an OCI runtime mounts as the sandbox's root. */
+export function rootDir(spec: SandboxSpec): string {
+  if (spec.root.kind !== 'dir') throw new HangarError('failed_precondition', `an OCI runtime needs a root directory, not a ${spec.root.kind}`);
+  return spec.root.path;
+}
+
+export function buildOciConfig(spec: SandboxSpec, opts: OciConfigOptions): Record<string, unknown> {
   const { limits } = spec;
   const namespaces: Array<{ type: string; path?: string }> = [
     { type: 'pid' },
@@ -152,7 +193,7 @@ export function buildRuncConfig(spec: SandboxSpec, opts: RuncConfigOptions): Rec
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: opts.nofile, soft: opts.nofile }],
       noNewPrivileges: true,
     },
-    root: { path: spec.rootfs, readonly: true },
+    root: { path: rootDir(spec), readonly: true },
     hostname: spec.hostname,
     mounts: mounts(spec, opts.initPath),
     linux: {
