@@ -26,8 +26,9 @@ import https from 'node:https';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HangarError, type ErrorKind } from '../lib/errors.js';
-import { sha256 } from '../registry/digest.js';
-import { MT } from '../registry/media-types.js';
+import { sha256 } from '../lib/digest.js';
+import { MT } from '../oci/media-types.js';
+import { isDigest, isRepositoryName, isTag } from '../oci/names.js';
 
 export interface RegistryCredentials {
   username: string;
@@ -85,9 +86,6 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_REDIRECTS = 5;
 const MAX_RESUMES = 3;
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const REPO_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
-const REFERENCE_RE = /^(?:[\w][\w.-]{0,127}|sha256:[a-f0-9]{64})$/;
 
 const isLoopback = (host: string): boolean => {
   const h = host.replace(/^\[|\]$/g, '');
@@ -156,13 +154,13 @@ async function readAll(res: IncomingMessage, max: number): Promise<Buffer> {
 }
 
 const checkRepo = (repo: string): void => {
-  if (!REPO_RE.test(repo) || repo.length > 255) throw new HangarError('invalid_argument', `invalid repository name '${repo.slice(0, 80)}'`, { field: 'image' });
+  if (!isRepositoryName(repo)) throw new HangarError('invalid_argument', `invalid repository name '${repo.slice(0, 80)}'`, { field: 'image' });
 };
 const checkReference = (ref: string): void => {
-  if (!REFERENCE_RE.test(ref)) throw new HangarError('invalid_argument', `invalid tag or digest '${ref.slice(0, 80)}'`, { field: 'image' });
+  if (!isTag(ref) && !isDigest(ref)) throw new HangarError('invalid_argument', `invalid tag or digest '${ref.slice(0, 80)}'`, { field: 'image' });
 };
 const checkDigest = (d: string): void => {
-  if (!DIGEST_RE.test(d)) throw new HangarError('invalid_argument', `invalid digest '${d.slice(0, 80)}' (only sha256)`, { field: 'image' });
+  if (!isDigest(d)) throw new HangarError('invalid_argument', `invalid digest '${d.slice(0, 80)}' (only sha256)`, { field: 'image' });
 };
 
 export class RegistryClient {
@@ -356,11 +354,11 @@ export class RegistryClient {
     const body = await readAll(res.body, MAX_MANIFEST_BYTES);
     const computed = sha256(body);
     const mediaType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim() || mediaTypeOf(body);
-    if (DIGEST_RE.test(reference) && computed !== reference) {
+    if (isDigest(reference) && computed !== reference) {
       throw new HangarError('invalid_argument', `registry ${this.base.host}: manifest ${repo}@${reference} hashes to ${computed}`);
     }
     const header = res.headers['docker-content-digest'];
-    if (typeof header === 'string' && DIGEST_RE.test(header) && header !== computed) {
+    if (typeof header === 'string' && isDigest(header) && header !== computed) {
       throw new HangarError('invalid_argument', `registry ${this.base.host}: manifest ${repo}:${reference} hashes to ${computed}, the registry says ${header}`);
     }
     return { digest: computed, mediaType, body };
@@ -378,7 +376,7 @@ export class RegistryClient {
     res.body.resume();
     if (res.status === 404) return undefined;
     const digest = res.headers['docker-content-digest'];
-    if (typeof digest !== 'string' || !DIGEST_RE.test(digest)) {
+    if (typeof digest !== 'string' || !isDigest(digest)) {
       // No digest header: a GET tells it (and checks it).
       const m = await this.getManifest(repo, reference, accept);
       return { digest: m.digest, mediaType: m.mediaType, size: m.body.length };
@@ -528,7 +526,7 @@ export class RegistryClient {
     res.body.resume();
     const digest = sha256(body);
     const header = res.headers['docker-content-digest'];
-    if (typeof header === 'string' && DIGEST_RE.test(header) && header !== digest) {
+    if (typeof header === 'string' && isDigest(header) && header !== digest) {
       throw new HangarError('internal', `registry ${this.base.host}: stored manifest as ${header}, its content hashes to ${digest}`);
     }
     return digest;

@@ -30,11 +30,13 @@ import { HangarError, asHangarError, invalid } from '../lib/errors.js';
 import { Mutex } from '../lib/mutex.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import type { LocalRegistry, TagInfo } from '../registry/ports.js';
-import { atomicWriteFile } from './fs-util.js';
-import { INDEX_TYPES } from './media-types.js';
+import { atomicWriteFile } from '../lib/fs-util.js';
+import { INDEX_TYPES } from '../oci/media-types.js';
+import { isRepositoryName } from '../oci/names.js';
 import type { ImagePuller } from './puller.js';
-import { formatReference, lookupNames, parseReference } from './reference.js';
-import { isKernelOrRomImage, parseIndex, type ImageInfo } from './unikraft.js';
+import { formatReference, lookupNames, parseReference } from '../oci/reference.js';
+import { parseIndex } from '../oci/manifest.js';
+import { isKernelOrRomImage, type ImageInfo } from './unikraft.js';
 
 export interface CatalogOptions {
   registry: LocalRegistry;
@@ -67,7 +69,6 @@ export function stableUuid(s: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-const REPO_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 export class NodeImageCatalog implements ImageCatalog {
   private readonly o: CatalogOptions;
@@ -146,7 +147,7 @@ export class NodeImageCatalog implements ImageCatalog {
       if (known.has(i.imageDigest)) continue;
       let names: string[];
       try {
-        names = lookupNames(parseReference(i.image)).filter((n) => REPO_RE.test(n));
+        names = lookupNames(parseReference(i.image)).filter(isRepositoryName);
       } catch {
         continue;
       }
@@ -357,7 +358,7 @@ function tagMatcher(spec: string): (repo: string, tag: string) => boolean {
   } catch {
     throw invalid('tag', `'${spec.slice(0, 80)}' is not an image reference`);
   }
-  const names = lookupNames(r).filter((n) => REPO_RE.test(n));
+  const names = lookupNames(r).filter(isRepositoryName);
   const want = r.tag ?? 'latest';
   return (repo, tag) => names.includes(repo) && tag === want;
 }

@@ -23,10 +23,13 @@ import { silentLogger, type Logger } from '../lib/log.js';
 import { RegistryClient, registryBaseUrl, type Progress, type RegistryClientOptions } from '../distribution/client.js';
 import type { LocalRegistry, StoredManifest } from '../registry/ports.js';
 import type { ImageRecord, ImageSource, ImageStore, ResolvedImage } from '../core/ports/images.js';
-import { INDEX_TYPES } from './media-types.js';
+import { INDEX_TYPES } from '../oci/media-types.js';
+import { isRepositoryName } from '../oci/names.js';
 import { pullImage, type PullResult } from './pull.js';
-import { formatReference, lookupNames, parseReference, type ImageReference } from './reference.js';
-import { classifyImage, inspectContent, parseIndex, pickManifest, type ImageInfo } from './unikraft.js';
+import { formatReference, lookupNames, parseReference, type ImageReference } from '../oci/reference.js';
+import { parseIndex } from '../oci/manifest.js';
+import { NODE_PLATFORMS, pickManifest } from '../oci/platform.js';
+import { classifyImage, inspectContent, type ImageInfo } from './unikraft.js';
 
 export interface CentralRegistryConfig {
   /** `http://127.0.0.1:5000`, `https://registry.example.com`, or `host[:port]`. */
@@ -62,7 +65,6 @@ export interface LocalHit {
 /** Container layers up to this size are searched for urunc's /urunc.json when classifying. */
 const INSPECT_MAX_BYTES = 16 * 1024 * 1024;
 
-const REPO_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 const KIND_WORDS: Record<string, string> = {
   unikernel: 'unikernel',
@@ -124,7 +126,7 @@ export class ImagePuller implements ImageStore {
   async localHit(r: ImageReference): Promise<LocalHit | undefined> {
     const reference = r.digest ?? r.tag ?? 'latest';
     for (const name of lookupNames(r)) {
-      if (!REPO_RE.test(name)) continue;
+      if (!isRepositoryName(name)) continue;
       const m = await this.registry.getManifest(name, reference).catch(() => undefined);
       if (m) return { repo: name, manifest: m };
     }
@@ -170,7 +172,7 @@ export class ImagePuller implements ImageStore {
     let m = manifest;
     let descriptor: Parameters<typeof classifyImage>[2];
     if (INDEX_TYPES.has(m.mediaType)) {
-      const pick = pickManifest(parseIndex(m.body));
+      const pick = pickManifest(parseIndex(m.body), NODE_PLATFORMS);
       const child = pick ? await this.registry.getManifest(repo, pick.digest) : undefined;
       if (!pick || !child) throw new HangarError('invalid_argument', `${repo}@${manifest.digest} has no image this node can use`, { field: 'image' });
       m = child;

@@ -23,13 +23,13 @@ import { Mutex } from '../lib/mutex.js';
 import type { LocalRegistry } from '../registry/ports.js';
 import { DiskRegistry } from '../registry/store.js';
 import { copyVerified, writeVerified } from './blobs.js';
-import { isStaleTemp, tempName } from './fs-util.js';
+import { isStaleTemp, tempName } from '../lib/fs-util.js';
 import { scanLayer } from './layer-check.js';
-import { INDEX_TYPES, MANIFEST_TYPES } from './media-types.js';
+import { INDEX_TYPES, MANIFEST_TYPES } from '../oci/media-types.js';
 import { nameImages } from './naming.js';
 import { extractOciArchive } from './oci-archive.js';
 import { blobPath, pickFromIndex, readImageByManifest, readOciLayout, verifyBlobFile, type Descriptor, type LayerDescriptor, type LayoutImage } from './oci-layout.js';
-import { DEFAULT_TAG, lookupNames, parseReference, repositoryName, type ImageReference } from './reference.js';
+import { DEFAULT_TAG, lookupNames, parseReference, repositoryName, type ImageReference } from '../oci/reference.js';
 import { RootfsCache } from './rootfs.js';
 
 export interface LocalImageStoreOptions {

@@ -15,15 +15,8 @@
  */
 import type { Readable } from 'node:stream';
 
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  artifactType?: string;
-  platform?: { architecture: string; os: string; variant?: string; 'os.version'?: string; 'os.features'?: string[] };
-  urls?: string[];
-}
+export type { Descriptor } from '../oci/descriptor.js';
+import type { Descriptor } from '../oci/descriptor.js';
 
 export interface StoredManifest {
   digest: string;

@@ -17,14 +17,18 @@ import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readdirSy
 import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { isUuid } from '../lib/ids.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import { openRegistryDb, type ManifestRow, type RegistryDb, type UploadRow } from './db.js';
-import { digestHex, sha256 } from './digest.js';
+import { digestHex, sha256 } from '../lib/digest.js';
 import { regError, RegistryError } from './errors.js';
-import { fsyncPath, isStaleTemp, tempName, writeNewFile } from './fs-util.js';
-import { isForeign, parseManifest } from './manifest.js';
-import { checkDigest, checkRepoName, checkTag, isDigest, looksLikeDigest } from './names.js';
+import { fsyncPath, isStaleTemp, tempName, writeNewFile } from '../lib/fs-util.js';
+import { isForeign } from '../oci/descriptor.js';
+import { OciFormatError } from '../oci/errors.js';
+import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
+import { isDigest, looksLikeDigest } from '../oci/names.js';
+import { checkDigest, checkRepoName, checkTag } from './names.js';
 import type { Descriptor, LocalRegistry, ManifestChange, StoredManifest, TagInfo } from './ports.js';
 
 export interface RegistryLimits {
@@ -89,7 +93,17 @@ export interface GcResult {
 }
 
 const HEX_RE = /^[a-f0-9]{64}$/;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** parseManifest with its errors as the distribution API names them. */
+function parseStored(body: Buffer, mediaType: string): ParsedManifest {
+  try {
+    return parseManifest(body, mediaType);
+  } catch (e) {
+    if (!(e instanceof OciFormatError)) throw e;
+    if (e.reason === 'unsupported') throw regError('UNSUPPORTED', e.message, e.detail === undefined ? {} : { detail: e.detail });
+    throw regError('MANIFEST_INVALID', `manifest invalid: ${e.message}`, e.detail === undefined ? {} : { detail: e.detail });
+  }
+}
 
 /** `Range: 0-<last byte>` as the distribution API reports progress ("0-0" when empty). */
 export const rangeHeader = (offset: number): string => `0-${Math.max(0, offset - 1)}`;
@@ -319,7 +333,7 @@ export class DiskRegistry implements LocalRegistry {
     if (body.length > this.limits.maxManifestBytes) {
       throw regError('SIZE_INVALID', `manifest of ${body.length} bytes is larger than the ${this.limits.maxManifestBytes} bytes allowed`, { status: 413, detail: { limit: this.limits.maxManifestBytes } });
     }
-    const m = parseManifest(body, mediaType);
+    const m = parseStored(body, mediaType);
     const digest = sha256(body);
     if (byDigest && reference !== digest) throw regError('DIGEST_INVALID', `manifest hashes to ${digest}, not ${reference}`, { detail: { expected: reference, got: digest } });
     const tag = byDigest ? undefined : reference;
@@ -473,7 +487,7 @@ export class DiskRegistry implements LocalRegistry {
   }
 
   private uploadRow(repo: string, uuid: string): UploadRow {
-    const row = UUID_RE.test(uuid) ? this.d.s.upload.get(uuid) : undefined;
+    const row = isUuid(uuid) ? this.d.s.upload.get(uuid) : undefined;
     if (!row || row.repo !== repo) throw regError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid.slice(0, 80)} is unknown in repository ${repo}`, { detail: { uuid: uuid.slice(0, 80) } });
     return row;
   }

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalImageStore } from '../../image/store.js';
 import { pushImage } from '../../image/push.js';
-import { parseReference, repositoryName } from '../../image/reference.js';
+import { parseReference, repositoryName } from '../../oci/reference.js';
 import { HangarError } from '../../lib/errors.js';
 import { RegistryClient, registryBaseUrl } from '../../distribution/client.js';
 import type { Entry } from '../client.js';

@@ -11,9 +11,9 @@
  */
 import { Hono } from 'hono';
 import { regError } from '../errors.js';
-import { INDEX_TYPES, MT, STORABLE_MANIFEST_TYPES } from '../media-types.js';
-import { checkDigest, checkRepoName, checkTag, looksLikeDigest, repoNameProblem } from '../names.js';
-import { bareMediaType } from '../manifest.js';
+import { INDEX_TYPES, MT, STORABLE_MANIFEST_TYPES, bareMediaType } from '../../oci/media-types.js';
+import { looksLikeDigest, repoNameProblem } from '../../oci/names.js';
+import { checkDigest, checkRepoName, checkTag } from '../names.js';
 import { rangeHeader, type DiskRegistry } from '../store.js';
 import {
   API_VERSION_HEADER,

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { MT } from '../../../src/registry/media-types.js';
+import { MT } from '../../../src/oci/media-types.js';
 import { buildTar } from '../../../src/image/tar-writer.js';
 import { HELLO_ARCHIVE, eventually, httpGet, startTestNode, type TestNode } from '../../helpers/node.js';
 import { hasCmd, pushBlob, pushManifest, pushSmallImage, run, sha, v2Client, type V2 } from './v2.js';

@@ -25,7 +25,7 @@ import type { RuntimeDriver } from '../../../src/core/ports/runtime.js';
 import type { Instance } from '../../../src/core/instance.js';
 import { NodeImageCatalog } from '../../../src/image/catalog.js';
 import { ImagePuller, type CentralRegistryConfig } from '../../../src/image/puller.js';
-import { lookupNames, parseReference } from '../../../src/image/reference.js';
+import { lookupNames, parseReference } from '../../../src/oci/reference.js';
 import { HangarError } from '../../../src/lib/errors.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { createRegistryApi } from '../../../src/registry/http/app.js';
