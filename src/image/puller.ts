@@ -20,7 +20,8 @@
  */
 import { HangarError, asHangarError } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
-import { RegistryClient, registryBaseUrl, type Progress, type RegistryClientOptions } from '../distribution/client.js';
+import { RegistryClient, type Progress } from '../distribution/client.js';
+import { registryBaseUrl, type RegistryClientOptions } from '../distribution/transport.js';
 import type { LocalRegistry, StoredManifest } from '../registry/ports.js';
 import type { ImageRecord, ImageSource, ImageStore, ResolvedImage } from '../core/ports/images.js';
 import { INDEX_TYPES } from '../oci/media-types.js';
