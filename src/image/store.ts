@@ -15,6 +15,9 @@
  */
 import { mkdir, readdir, readFile, rename, rm, stat, chmod } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
+import { MemoryPinStore } from '../core/images/memory-pins.js';
+import { ImageInUseError, ImageService } from '../core/images/service.js';
+import { systemClock } from '../core/ports/clock.js';
 import type { ImageConfig, ImageRecord, ImageStore, ResolvedImage } from '../core/ports/images.js';
 import { HangarError, asHangarError, invalid } from '../lib/errors.js';
 import { SANDBOX_ID_BASE } from '../lib/idmap.js';
@@ -25,6 +28,7 @@ import { DiskRegistry } from '../registry/store.js';
 import { copyVerified, writeVerified } from './blobs.js';
 import { isStaleTemp, tempName } from '../lib/fs-util.js';
 import { scanLayer } from './layer-check.js';
+import { indexChildren } from '../oci/manifest.js';
 import { INDEX_TYPES, MANIFEST_TYPES } from '../oci/media-types.js';
 import { nameImages } from './naming.js';
 import { extractOciArchive } from './oci-archive.js';
@@ -37,12 +41,30 @@ export interface LocalImageStoreOptions {
   root: string;
   /** The node's registry storage; default: a DiskRegistry rooted at `root`, opened by init(). */
   registry?: LocalRegistry;
-  /** True when an instance uses this image digest: remove() refuses to drop its last tag, gc keeps it. */
-  inUse?: (digest: string) => boolean;
+  /** Whether an image may be removed and what gc keeps (default: a service that knows no holders or pins). */
+  rules?: ImageRules;
   logger?: Logger;
   /** Host id of uid/gid 0 inside sandboxes (default SANDBOX_ID_BASE). */
   idBase?: number;
 }
+
+/** An image the registry holds, as a lookup found it. */
+export interface StoredImage {
+  /** The reference as the caller gave it (for messages). */
+  asked: string;
+  /** Canonical: `repo:tag`, or `repo@sha256:…` when asked by digest. */
+  ref: string;
+  repo: string;
+  digest: string;
+}
+
+/** The local store as the puller needs it: a lookup it did is not done again. */
+export interface LocalImages extends ImageStore {
+  resolveStored(image: StoredImage): Promise<ResolvedImage>;
+}
+
+/** What the store asks the image service: may this go, what must gc keep. */
+export type ImageRules = Pick<ImageService, 'guardRemoval' | 'collect' | 'refusal'>;
 
 export interface ImportOptions {
   /** Store the image under this `name[:tag]` instead of the name its annotations give. */
@@ -72,13 +94,13 @@ const EMPTY_CONFIG: ImageConfig = { entrypoint: [], cmd: [], env: [], workingDir
 
 const notOnNode = (ref: string): HangarError => new HangarError('not_found', `image '${ref}' not found on this node`);
 
-export class LocalImageStore implements ImageStore {
+export class LocalImageStore implements LocalImages {
   readonly root: string;
   readonly registry: LocalRegistry;
   private readonly ownRegistry: DiskRegistry | undefined;
   private readonly tmpDir: string;
   private readonly log: Logger;
-  private readonly inUse: (digest: string) => boolean;
+  private readonly rules: ImageRules;
   private readonly rootfs: RootfsCache;
   private readonly facts = new Map<string, ImageFacts>();
   /** Serialises imports, removals and gc. */
@@ -89,10 +111,10 @@ export class LocalImageStore implements ImageStore {
     this.root = resolvePath(opts.root);
     this.tmpDir = join(this.root, 'tmp');
     this.log = opts.logger ?? silentLogger;
-    this.inUse = opts.inUse ?? (() => false);
+    this.rules = opts.rules ?? new ImageService({ pins: new MemoryPinStore(), clock: systemClock });
     if (opts.registry) this.registry = opts.registry;
     else {
-      this.ownRegistry = new DiskRegistry({ root: this.root, logger: this.log, inUse: this.inUse });
+      this.ownRegistry = new DiskRegistry({ root: this.root, logger: this.log });
       this.registry = this.ownRegistry;
     }
     this.rootfs = new RootfsCache(join(this.root, 'rootfs'), this.tmpDir, (d) => this.registry.blobPath(d), opts.idBase ?? SANDBOX_ID_BASE, this.log);
@@ -110,7 +132,7 @@ export class LocalImageStore implements ImageStore {
     }
     await this.migrateRefsJson();
     this.ready = true;
-    await this.mutex.run(() => this.sweepRootfs());
+    await this.mutex.run(() => this.rules.collect((keep) => this.sweepRootfs(keep)));
   }
 
   /** Closes the registry the store opened itself. */
@@ -285,16 +307,16 @@ export class LocalImageStore implements ImageStore {
     const r = parseReference(ref, 'image');
     const hit = await this.lookup(r);
     if (!hit) throw notOnNode(ref);
-    const f = await this.factsFor(hit.repo, hit.digest);
-    if (!f.runnable) throw invalid('image', `image '${ref}' cannot run in a container sandbox: ${f.problem ?? 'no rootfs'}`);
+    return this.resolveStored({ asked: ref, ref: r.digest ? `${hit.repo}@${hit.digest}` : `${hit.repo}:${hit.tag!}`, repo: hit.repo, digest: hit.digest });
+  }
+
+  /** Resolves an image already found in the registry (by the puller) to its unpacked rootfs: no second lookup. */
+  async resolveStored(image: StoredImage): Promise<ResolvedImage> {
+    this.check();
+    const f = await this.factsFor(image.repo, image.digest);
+    if (!f.runnable) throw invalid('image', `image '${image.asked}' cannot run in a container sandbox: ${f.problem ?? 'no rootfs'}`);
     const rootfs = await this.rootfs.ensure(f.manifest);
-    return {
-      ref: r.digest ? `${hit.repo}@${hit.digest}` : `${hit.repo}:${hit.tag!}`,
-      digest: hit.digest,
-      rootfs,
-      config: structuredClone(f.config),
-      sizeBytes: f.sizeBytes,
-    };
+    return { ref: image.ref, digest: image.digest, rootfs, config: structuredClone(f.config), sizeBytes: f.sizeBytes };
   }
 
   /** The record of one ref (same lookup rules as resolve), without unpacking anything. */
@@ -334,24 +356,36 @@ export class LocalImageStore implements ImageStore {
       const hits = await this.removalHits(r);
       if (hits.length === 0) throw notOnNode(ref);
       const digest = hits[0]!.digest;
+      const repo = hits[0]!.repo;
       const removedTags = new Set(hits.filter((h) => h.tag !== undefined).map((h) => `${h.repo}:${h.tag!}`));
-      if (this.inUse(digest)) {
-        let otherTags = 0;
-        for (const repo of await this.registry.repositories()) {
-          for (const t of await this.registry.tags(repo)) if (t.digest === digest && !removedTags.has(`${repo}:${t.tag}`)) otherTags++;
-        }
-        if (otherTags === 0) throw new HangarError('failed_precondition', `image '${ref}' (${digest}) is used by an instance; delete the instance first`);
+      let otherTags = 0;
+      for (const other of await this.registry.repositories()) {
+        for (const t of await this.registry.tags(other)) if (t.digest === digest && !removedTags.has(`${other}:${t.tag}`)) otherTags++;
       }
+      const target = { ref, digest, children: await this.childrenOf(repo, digest), lastTag: otherTags === 0 };
       const records: ImageRecord[] = [];
       for (const h of hits) records.push(this.record(h, await this.factsFor(h.repo, h.digest).catch(() => ({ manifest: { digest, layers: [] }, config: EMPTY_CONFIG, sizeBytes: 0, runnable: false }))));
-      const repo = hits[0]!.repo;
-      for (const h of hits) if (h.tag !== undefined) await this.registry.deleteTag(h.repo, h.tag);
-      const stillTagged = (await this.registry.tags(repo)).some((t) => t.digest === digest);
-      if (!stillTagged && !this.inUse(digest)) await this.registry.deleteManifest(repo, digest).catch(() => undefined);
-      await this.collect();
+      await this.rules
+        .guardRemoval(target, async () => {
+          for (const h of hits) if (h.tag !== undefined) await this.registry.deleteTag(h.repo, h.tag);
+          const stillTagged = (await this.registry.tags(repo)).some((t) => t.digest === digest);
+          // Another repository's tag may keep a used image: its manifest here stays for the instances' restarts.
+          if (!stillTagged && !(await this.rules.refusal({ ...target, lastTag: true }))) await this.registry.deleteManifest(repo, digest).catch(() => undefined);
+        })
+        .catch((e: unknown) => {
+          if (e instanceof ImageInUseError) throw new HangarError('failed_precondition', `image '${ref}' (${digest}) is ${e.pinned ? 'pinned' : 'used by an instance'}; ${e.pinned ? 'unpin it' : 'delete the instance'} first`);
+          throw e;
+        });
+      await this.rules.collect((keep) => this.collect(keep));
       for (const rec of records) this.log.info({ ref: rec.ref, digest: rec.digest }, 'removed image');
       return records;
     });
+  }
+
+  /** The entries of an index (instances may run one of them), none for a manifest. */
+  private async childrenOf(repo: string, digest: string): Promise<string[]> {
+    const m = await this.registry.getManifest(repo, digest);
+    return m ? indexChildren(m) : [];
   }
 
   private async removalHits(r: ImageReference): Promise<Hit[]> {
@@ -371,32 +405,26 @@ export class LocalImageStore implements ImageStore {
 
   /**
    * Garbage collection: untagged images and blobs nothing needs, except what
-   * instances use (`inUse`, and the extra `keep`), then their rootfs trees.
+   * the rules keep (in use, pinned) and the extra `keep`, then their rootfs trees.
    * Returns the manifest digests removed.
    */
   async prune(keep: (digest: string) => boolean = () => false): Promise<string[]> {
     this.check();
-    return this.mutex.run(() => this.collect(keep));
+    return this.mutex.run(() => this.rules.collect((kept) => this.collect((d) => kept(d) || keep(d))));
   }
 
-  private async collect(keep: (digest: string) => boolean = () => false): Promise<string[]> {
-    const memo = new Map<string, boolean>(); // inUse may be costly (it asks the instance store); once per digest and run
-    const pinned = (d: string): boolean => {
-      let v = memo.get(d);
-      if (v === undefined) memo.set(d, (v = this.inUse(d) || keep(d)));
-      return v;
-    };
-    const res = await this.registry.gc(pinned);
+  private async collect(keep: (digest: string) => boolean): Promise<string[]> {
+    const res = await this.registry.gc(keep);
     for (const d of res.removedManifests) this.facts.delete(d);
     await this.sweepRootfs(keep);
     return res.removedManifests;
   }
 
-  /** Removes rootfs trees whose manifest the registry no longer holds (unless an instance uses it), and stray entries. */
-  private async sweepRootfs(keep: (digest: string) => boolean = () => false): Promise<void> {
+  /** Removes rootfs trees whose manifest the registry no longer holds (unless kept: an instance uses it), and stray entries. */
+  private async sweepRootfs(keep: (digest: string) => boolean): Promise<void> {
     const { digests, strays } = await this.rootfs.list();
     for (const d of digests) {
-      if (this.inUse(d) || keep(d) || (await this.registry.hasBlob(d))) continue;
+      if (keep(d) || (await this.registry.hasBlob(d))) continue;
       await this.rootfs.remove(d);
       this.facts.delete(d);
     }

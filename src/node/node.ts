@@ -5,6 +5,8 @@ import { createApi } from '../api/app.js';
 import { hashToken } from '../api/auth.js';
 import { serve } from '../api/server.js';
 import { Lifecycle } from '../core/instances/lifecycle.js';
+import type { ImageReferenceSource, PinRecord } from '../core/images/ports.js';
+import { ImageService } from '../core/images/service.js';
 import { InstanceService } from '../core/instances/service.js';
 import { systemClock } from '../core/ports/clock.js';
 import { NodeImageCatalog } from '../image/catalog.js';
@@ -55,19 +57,19 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   const releaseLock = takePidLock(config.home);
   const store = new SqliteStore(join(config.home, 'state.db'));
   const { token } = ensureAdmin(store, config.home);
-  // One content store for /v2/ pushes, imports and the rootfs cache; what an instance uses is never collected or deleted.
-  // Pinned images (POST /v1/images) are kept like used ones.
-  let isPinned = (_digest: string): boolean => false;
-  const inUse = (digest: string): boolean => store.allInstances().some((i) => i.imageDigest === digest) || isPinned(digest);
-  const registry = new DiskRegistry({ root: join(config.home, 'images'), limits: limitsFromEnv(process.env), inUse, logger });
+  // One content store for /v2/ pushes, imports and the rootfs cache; the image service says what instances use or pins
+  // keep (never collected or deleted), with pins in the registry's database.
+  const registry = new DiskRegistry({ root: join(config.home, 'images'), limits: limitsFromEnv(process.env), logger });
   await registry.init();
-  const images = new LocalImageStore({ root: join(config.home, 'images'), registry, inUse, logger });
+  const pins = registry.pinTable<PinRecord>();
+  await pins.importJson(join(config.home, 'pins.json'), logger);
+  const instanceImages: ImageReferenceSource = { name: 'instances', references: async () => (await store.allInstances()).map((i) => ({ digest: i.imageDigest, ref: i.image, by: i.name, owner: i.owner })) };
+  const imageService = new ImageService({ pins, clock: systemClock, sources: [instanceImages] });
+  const images = new LocalImageStore({ root: join(config.home, 'images'), registry, rules: imageService, logger });
   await images.init();
   // What the node lacks is pulled from the central registry (or the registry a full reference names) on first use.
-  const puller = new ImagePuller({ store: images, registry, central: config.central, logger });
-  const catalog = new NodeImageCatalog({ registry, puller, instances: () => store.allInstances(), userName: (u) => store.getUser(u)?.name, pinsFile: join(config.home, 'pins.json'), gc: (keep) => images.prune(keep), logger });
-  await catalog.init();
-  isPinned = (d) => catalog.isPinned(d);
+  const puller = new ImagePuller({ store: images, registry, central: config.central, logger, lease: (d) => imageService.lease(d) });
+  const catalog = new NodeImageCatalog({ registry, puller, images: imageService, userName: async (u) => (await store.getUser(u))?.name, gc: () => images.prune(), logger });
   const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
   await network.init();
   const runtime = new RuncDriver({ stateDir: join(config.home, 'run'), shimPath: join(config.binDir, 'hangar-shim'), cgroupParent: config.cgroupParent, logger });
@@ -81,7 +83,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
 
   const baseUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog }, logger);
-  app.route('/v2', createRegistryApi(registry, { userForToken: (t) => store.userByTokenHash(hashToken(t))?.name }));
+  app.route('/v2', createRegistryApi(registry, { userForToken: async (t) => (await store.userByTokenHash(hashToken(t)))?.name }, { guard: imageService }));
   let server: Server;
   try {
     server = await serve(app, config.host, config.port);

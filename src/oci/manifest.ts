@@ -93,3 +93,6 @@ export function parseImageManifest(body: Buffer | Record<string, unknown>, what 
   const layers = (m['layers'] as unknown[]).map((l, i) => parseDescriptor(l, `${what} layers[${i}]`));
   return { config, layers, annotations: parseAnnotations(m['annotations'], what) };
 }
+
+/** The digests an index lists (an instance may run any of them); none for a manifest. */
+export const indexChildren = (m: { mediaType: string; body: Buffer }): string[] => (INDEX_TYPES.has(m.mediaType) ? parseIndex(m.body).map((e) => e.digest) : []);

@@ -14,7 +14,7 @@ import { looksLikeDigest } from '../oci/names.js';
 import { sha256 } from '../lib/digest.js';
 import type { RegistryContext } from './context.js';
 import type { ManifestRow } from './db.js';
-import { regError, type RegistryError } from './errors.js';
+import { regError } from './errors.js';
 import { checkDigest, checkRepoName, checkTag } from './names.js';
 import type { Descriptor, StoredManifest, TagInfo } from './ports.js';
 
@@ -30,10 +30,7 @@ function parseStored(body: Buffer, mediaType: string): ParsedManifest {
 }
 
 export class ManifestStore {
-  constructor(
-    private readonly c: RegistryContext,
-    private readonly inUse: (digest: string) => boolean,
-  ) {}
+  constructor(private readonly c: RegistryContext) {}
 
   async putManifest(repo: string, reference: string, body: Buffer, mediaType: string, opts: { pushedBy?: string } = {}): Promise<{ digest: string; subject?: string }> {
     checkRepoName(repo, true);
@@ -132,7 +129,6 @@ export class ManifestStore {
     const s = this.c.d.s;
     this.c.tx(() => {
       if (!s.manifest.get(repo, digest)) throw regError('MANIFEST_UNKNOWN', `manifest ${digest} is not in repository ${repo}`, { detail: { digest } });
-      if (this.inUse(digest)) throw this.denied(digest);
       s.deleteTagsAt.run(repo, digest);
       s.deleteManifest.run(repo, digest);
     });
@@ -144,15 +140,24 @@ export class ManifestStore {
     const digest = this.c.tx(() => {
       const t = s.tag.get(repo, tag);
       if (!t) throw regError('MANIFEST_UNKNOWN', `tag ${tag} is not in repository ${repo}`, { detail: { tag } });
-      if (this.inUse(t.digest) && s.tagsOfDigest.all(t.digest).length === 1) throw this.denied(t.digest);
       s.deleteTag.run(repo, tag);
       return t.digest;
     });
     this.c.emit({ repo, digest, tag, kind: 'delete' });
   }
 
-  private denied(digest: string): RegistryError {
-    return regError('DENIED', `image ${digest} is used by an instance; delete the instance first`, { status: 409, kind: 'failed_precondition', detail: { digest } });
+  /**
+   * What deleting `reference` (a tag or a digest) in `repo` would take away:
+   * the digest, an index's entries, and whether the image leaves the node
+   * (by digest, or no other tag in any repository keeps it).
+   */
+  removalOf(repo: string, reference: string): { digest: string; children: string[]; lastTag: boolean } | undefined {
+    const s = this.c.d.s;
+    const byDigest = looksLikeDigest(reference);
+    const digest = byDigest ? (s.manifest.get(repo, reference) ? reference : undefined) : s.tag.get(repo, reference)?.digest;
+    if (digest === undefined) return undefined;
+    const children = s.refsOf.all(digest).map((r) => r.child).filter((c) => s.manifest.get(repo, c) !== undefined);
+    return { digest, children, lastTag: byDigest || s.tagsOfDigest.all(digest).length <= 1 };
   }
 
   async repositories(): Promise<string[]> {

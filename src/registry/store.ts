@@ -24,6 +24,7 @@ import { RegistryError } from './errors.js';
 import { Collector, type GcResult } from './gc.js';
 import { DEFAULT_LIMITS, type RegistryLimits } from './limits.js';
 import { ManifestStore } from './manifests.js';
+import { PinTable } from './pins.js';
 import type { Descriptor, LocalRegistry, ManifestChange, StoredManifest, TagInfo } from './ports.js';
 import { UploadSessions, type UploadStatus } from './uploads.js';
 
@@ -34,8 +35,6 @@ export type { GcResult } from './gc.js';
 export interface DiskRegistryOptions {
   root: string;
   limits?: Partial<RegistryLimits>;
-  /** True when an instance uses this manifest digest: deleting its last tag or the manifest is refused. */
-  inUse?: (digest: string) => boolean;
   logger?: Logger;
   now?: () => number;
 }
@@ -67,7 +66,7 @@ export class DiskRegistry implements LocalRegistry, RegistryContext {
     this.log = opts.logger ?? silentLogger;
     this.now = opts.now ?? Date.now;
     this.blobs = new BlobStore(this);
-    this.manifests = new ManifestStore(this, opts.inUse ?? (() => false));
+    this.manifests = new ManifestStore(this);
     this.uploads = new UploadSessions(this, this.blobs);
     this.collector = new Collector(this);
   }
@@ -153,6 +152,11 @@ export class DiskRegistry implements LocalRegistry, RegistryContext {
   cancelUpload = (repo: string, uuid: string): Promise<void> => this.uploads.cancel(repo, uuid);
   /** Removes sessions idle longer than uploadTtlMs, data files without a session, and sessions without data. */
   sweepUploads = (): Promise<number> => this.uploads.sweep();
+
+  /** The pins, kept in this store's database (their shape is their owner's). */
+  pinTable<T extends { uuid: string }>(): PinTable<T> {
+    return new PinTable<T>(this);
+  }
 
   gc = (pinned: (digest: string) => boolean, opts: { graceMs?: number } = {}): Promise<GcResult> => this.collector.gc(pinned, opts);
 }

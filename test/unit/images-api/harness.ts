@@ -19,12 +19,15 @@ import { DEFAULT_LIMITS } from '../../../src/core/instances/input.js';
 import { Lifecycle } from '../../../src/core/instances/lifecycle.js';
 import { InstanceService } from '../../../src/core/instances/service.js';
 import { systemClock } from '../../../src/core/ports/clock.js';
-import type { ImageStore, ResolvedImage } from '../../../src/core/ports/images.js';
+import type { PinRecord } from '../../../src/core/images/ports.js';
+import { ImageService } from '../../../src/core/images/service.js';
+import type { ResolvedImage } from '../../../src/core/ports/images.js';
 import type { NetworkDriver } from '../../../src/core/ports/network.js';
 import type { RuntimeDriver } from '../../../src/core/ports/runtime.js';
 import type { Instance } from '../../../src/core/instance.js';
 import { NodeImageCatalog } from '../../../src/image/catalog.js';
 import { ImagePuller, type CentralRegistryConfig } from '../../../src/image/puller.js';
+import type { LocalImages } from '../../../src/image/store.js';
 import { lookupNames, parseReference } from '../../../src/oci/reference.js';
 import { HangarError } from '../../../src/lib/errors.js';
 import { silentLogger } from '../../../src/lib/log.js';
@@ -75,12 +78,17 @@ export async function startRemoteRegistry(root: string, token = 'central-secret'
 export async function imagesHarness(o: { central?: boolean; centralAuth?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-images-api-'));
   const store = new SqliteStore(':memory:');
-  const inUse = (d: string): boolean => store.allInstances().some((i) => i.imageDigest === d);
-  const registry = new DiskRegistry({ root: join(dir, 'local'), inUse, logger: silentLogger });
+  const registry = new DiskRegistry({ root: join(dir, 'local'), logger: silentLogger });
   await registry.init();
+  const images = new ImageService({
+    pins: registry.pinTable<PinRecord>(),
+    clock: systemClock,
+    sources: [{ name: 'instances', references: async () => store.allInstances().map((i) => ({ digest: i.imageDigest, ref: i.image, by: i.name, owner: i.owner })) }],
+  });
   const remote = o.central ? await startRemoteRegistry(join(dir, 'remote')) : undefined;
   const resolved: string[] = [];
-  const localStore: ImageStore = {
+  const localStore: LocalImages = {
+    resolveStored: async (image) => localStore.resolve(image.ref),
     async resolve(ref: string): Promise<ResolvedImage> {
       const r = parseReference(ref);
       for (const name of lookupNames(r)) {
@@ -95,16 +103,14 @@ export async function imagesHarness(o: { central?: boolean; centralAuth?: boolea
     list: async () => [],
   };
   const central: CentralRegistryConfig | undefined = remote ? { url: remote.url, ...(o.centralAuth === false ? {} : { username: 'node', password: remote.token }) } : undefined;
-  const puller = new ImagePuller({ store: localStore, registry, central, timeoutMs: 5000 });
+  const puller = new ImagePuller({ store: localStore, registry, central, timeoutMs: 5000, lease: (d) => images.lease(d) });
   const catalog = new NodeImageCatalog({
     registry,
     puller,
-    instances: () => store.allInstances(),
+    images,
     userName: (u) => store.getUser(u)?.name,
-    pinsFile: join(dir, 'pins.json'),
-    gc: (keep) => registry.gc(keep, { graceMs: 0 }),
+    gc: () => images.collect((keep) => registry.gc(keep, { graceMs: 0 })),
   });
-  await catalog.init();
   const logs = new FileLogStore(join(dir, 'logs'));
   const runtime = refuse<RuntimeDriver>('runtime');
   const network = refuse<NetworkDriver>('network');
