@@ -29,7 +29,6 @@ import type {
 import { HangarError, asHangarError, invalid } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import type { LocalRegistry, TagInfo } from '../registry/ports.js';
-import { INDEX_TYPES } from '../oci/media-types.js';
 import { isRepositoryName } from '../oci/names.js';
 import type { ImagePuller } from './puller.js';
 import { DEFAULT_TAG, formatReference, lookupNames, parseReference } from '../oci/reference.js';

@@ -18,23 +18,22 @@ import { join, resolve as resolvePath } from 'node:path';
 import { MemoryPinStore } from '../core/images/memory-pins.js';
 import { ImageInUseError, ImageService } from '../core/images/service.js';
 import { systemClock } from '../core/ports/clock.js';
-import type { ImageConfig, ImageRecord, ImageStore, ResolvedImage } from '../core/ports/images.js';
+import type { ImageRecord, ImageStore, ResolvedImage } from '../core/ports/images.js';
 import { HangarError, asHangarError, invalid } from '../lib/errors.js';
+import { isStaleTemp, tempName } from '../lib/fs-util.js';
 import { SANDBOX_ID_BASE } from '../lib/idmap.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import { Mutex } from '../lib/mutex.js';
+import { indexChildren } from '../oci/manifest.js';
+import { DEFAULT_TAG, lookupNames, parseReference, repositoryName, type ImageReference } from '../oci/reference.js';
 import type { LocalRegistry } from '../registry/ports.js';
 import { DiskRegistry } from '../registry/store.js';
-import { copyVerified, writeVerified } from './blobs.js';
-import { isStaleTemp, tempName } from '../lib/fs-util.js';
-import { scanLayer } from './layer-check.js';
-import { indexChildren } from '../oci/manifest.js';
-import { INDEX_TYPES, MANIFEST_TYPES } from '../oci/media-types.js';
+import { EMPTY_CONFIG, ImageFactsCache, type ImageFacts } from './facts.js';
 import { nameImages } from './naming.js';
 import { extractOciArchive } from './oci-archive.js';
-import { blobPath, pickFromIndex, readImageByManifest, readOciLayout, verifyBlobFile, type Descriptor, type LayerDescriptor, type LayoutImage } from './oci-layout.js';
-import { DEFAULT_TAG, lookupNames, parseReference, repositoryName, type ImageReference } from '../oci/reference.js';
+import { readOciLayout } from './oci-layout.js';
 import { RootfsCache } from './rootfs.js';
+import { stageBlobs } from './stage.js';
 
 export interface LocalImageStoreOptions {
   /** Directory of the store, normally $HANGAR_HOME/images. */
@@ -71,26 +70,12 @@ export interface ImportOptions {
   ref?: string;
 }
 
-/** What list() and resolve() need of an image, read once per (immutable) digest. */
-interface ImageFacts {
-  /** The platform manifest (the target itself, or the linux/amd64 entry of an index). */
-  manifest: { digest: string; layers: LayerDescriptor[] };
-  config: ImageConfig;
-  sizeBytes: number;
-  /** False for images without a runnable container rootfs (Unikraft ROM/initrd packages, artifacts). */
-  runnable: boolean;
-  /** Why it is not runnable. */
-  problem?: string;
-}
-
 interface Hit {
   repo: string;
   tag?: string;
   digest: string;
   updatedAt?: string;
 }
-
-const EMPTY_CONFIG: ImageConfig = { entrypoint: [], cmd: [], env: [], workingDir: '', user: '' };
 
 const notOnNode = (ref: string): HangarError => new HangarError('not_found', `image '${ref}' not found on this node`);
 
@@ -102,7 +87,7 @@ export class LocalImageStore implements LocalImages {
   private readonly log: Logger;
   private readonly rules: ImageRules;
   private readonly rootfs: RootfsCache;
-  private readonly facts = new Map<string, ImageFacts>();
+  private readonly facts: ImageFactsCache;
   /** Serialises imports, removals and gc. */
   private readonly mutex = new Mutex();
   private ready = false;
@@ -118,6 +103,7 @@ export class LocalImageStore implements LocalImages {
       this.registry = this.ownRegistry;
     }
     this.rootfs = new RootfsCache(join(this.root, 'rootfs'), this.tmpDir, (d) => this.registry.blobPath(d), opts.idBase ?? SANDBOX_ID_BASE, this.log);
+    this.facts = new ImageFactsCache(this.registry);
   }
 
   /** Creates the directories, removes temp leftovers and rootfs trees whose image is gone; migrates a pre-registry refs.json. */
@@ -179,7 +165,7 @@ export class LocalImageStore implements LocalImages {
       const images = await readOciLayout(layoutDir);
       const named = nameImages(images, src, opts.ref);
       const records = await this.mutex.run(async () => {
-        const staged = await this.stage(named.map((n) => n.image), layoutDir, staging, fromArchive);
+        const staged = await stageBlobs(this.registry, named.map((n) => n.image), layoutDir, staging, fromArchive);
         for (const [digest, { file, size }] of staged) await this.registry.putBlobFile(file, { digest, size });
         const out: ImageRecord[] = [];
         for (const { ref, image } of named) {
@@ -187,9 +173,9 @@ export class LocalImageStore implements LocalImages {
           const repo = repositoryName(r);
           const tag = r.tag ?? DEFAULT_TAG;
           await this.registry.putManifest(repo, tag, image.manifestBytes, image.manifest.mediaType);
-          this.facts.set(image.manifest.digest, factsOf(image));
+          const facts = this.facts.remember(image);
           const info = (await this.registry.tags(repo)).find((t) => t.tag === tag);
-          out.push(this.record({ repo, tag, digest: image.manifest.digest, ...(info ? { updatedAt: info.updatedAt } : {}) }, this.facts.get(image.manifest.digest)!));
+          out.push(this.record({ repo, tag, digest: image.manifest.digest, ...(info ? { updatedAt: info.updatedAt } : {}) }, facts));
         }
         return out;
       });
@@ -200,43 +186,6 @@ export class LocalImageStore implements LocalImages {
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
-  }
-
-  /** Verifies and stages every blob the images need that the registry lacks; returns digest → staged file. */
-  private async stage(images: readonly LayoutImage[], layoutDir: string, staging: string, inPlace: boolean): Promise<Map<string, { file: string; size: number }>> {
-    const staged = new Map<string, { file: string; size: number }>();
-    const blobDir = join(staging, 'blobs');
-    await mkdir(blobDir, { recursive: true });
-    const stagedPath = (digest: string): string => join(blobDir, digest.slice('sha256:'.length));
-    for (const img of images) {
-      if (await this.registry.hasBlob(img.manifest.digest)) continue; // stored before, verified then
-      for (const [i, layer] of img.layers.entries()) {
-        if (staged.has(layer.digest)) continue;
-        let file: string;
-        if (await this.registry.hasBlob(layer.digest)) {
-          file = this.registry.blobPath(layer.digest);
-        } else if (inPlace) {
-          // Extracted from an archive into our own staging area: verify where it lies.
-          file = blobPath(layoutDir, layer.digest);
-          await verifyBlobFile(file, layer, `layer ${i}`);
-          staged.set(layer.digest, { file, size: layer.size });
-        } else {
-          file = stagedPath(layer.digest);
-          await copyVerified(blobPath(layoutDir, layer.digest), file, layer, `layer ${i}`);
-          staged.set(layer.digest, { file, size: layer.size });
-        }
-        const diffId = await scanLayer(file, layer.compression, `layer ${i}`);
-        if (diffId !== layer.diffId) {
-          throw invalid('image', `layer ${i} (${layer.digest}): uncompressed content hashes to ${diffId}, the image config's diff_id is ${layer.diffId}`);
-        }
-      }
-      const cfg = img.configDescriptor;
-      if (!staged.has(cfg.digest) && !(await this.registry.hasBlob(cfg.digest))) {
-        await writeVerified(img.configBytes, stagedPath(cfg.digest), cfg.digest);
-        staged.set(cfg.digest, { file: stagedPath(cfg.digest), size: cfg.size });
-      }
-    }
-    return staged;
   }
 
   /** Finds the repository and manifest a reference means: the full name first, then the name without its registry host. */
@@ -251,40 +200,6 @@ export class LocalImageStore implements LocalImages {
       if (t) return { repo, tag, digest: t.digest, updatedAt: t.updatedAt };
     }
     return undefined;
-  }
-
-  /** Facts of the image `digest` in `repo`; an index resolves to its linux/amd64 manifest. */
-  private async factsFor(repo: string, digest: string): Promise<ImageFacts> {
-    const cached = this.facts.get(digest);
-    if (cached) return cached;
-    const stored = await this.registry.getManifest(repo, digest);
-    if (!stored) throw notOnNode(`${repo}@${digest}`);
-    const top: Descriptor = { mediaType: stored.mediaType, digest, size: stored.body.length };
-    const src = (d: string): string => this.registry.blobPath(d);
-    let facts: ImageFacts;
-    try {
-      const desc = INDEX_TYPES.has(top.mediaType) ? await pickFromIndex(src, top) : top;
-      if (!MANIFEST_TYPES.has(desc.mediaType)) throw invalid('image', `unexpected manifest type ${desc.mediaType}`);
-      facts = factsOf(await readImageByManifest(src, desc));
-    } catch (e) {
-      const err = asHangarError(e);
-      if (err.kind !== 'invalid_argument') throw err;
-      facts = await this.unrunnableFacts(top, err.message);
-    }
-    this.facts.set(digest, facts);
-    return facts;
-  }
-
-  /** Best-effort facts of an image that is no runnable container image (Unikraft package, artifact). */
-  private async unrunnableFacts(top: Descriptor, problem: string): Promise<ImageFacts> {
-    let sizeBytes = 0;
-    try {
-      const doc = JSON.parse(await readFile(this.registry.blobPath(top.digest), 'utf8')) as { layers?: Array<{ size?: unknown }> };
-      for (const l of doc.layers ?? []) if (typeof l.size === 'number') sizeBytes += l.size;
-    } catch {
-      // keep 0
-    }
-    return { manifest: { digest: top.digest, layers: [] }, config: EMPTY_CONFIG, sizeBytes, runnable: false, problem };
   }
 
   private record(hit: Hit, f: ImageFacts): ImageRecord {
@@ -313,7 +228,7 @@ export class LocalImageStore implements LocalImages {
   /** Resolves an image already found in the registry (by the puller) to its unpacked rootfs: no second lookup. */
   async resolveStored(image: StoredImage): Promise<ResolvedImage> {
     this.check();
-    const f = await this.factsFor(image.repo, image.digest);
+    const f = await this.facts.get(image.repo, image.digest);
     if (!f.runnable) throw invalid('image', `image '${image.asked}' cannot run in a container sandbox: ${f.problem ?? 'no rootfs'}`);
     const rootfs = await this.rootfs.ensure(f.manifest);
     return { ref: image.ref, digest: image.digest, rootfs, config: structuredClone(f.config), sizeBytes: f.sizeBytes };
@@ -324,7 +239,7 @@ export class LocalImageStore implements LocalImages {
     this.check();
     const hit = await this.lookup(parseReference(ref, 'image'));
     if (!hit) throw notOnNode(ref);
-    return this.record(hit, await this.factsFor(hit.repo, hit.digest));
+    return this.record(hit, await this.facts.get(hit.repo, hit.digest));
   }
 
   /** One record per tag, sorted by ref. */
@@ -334,7 +249,7 @@ export class LocalImageStore implements LocalImages {
     for (const repo of await this.registry.repositories()) {
       for (const t of await this.registry.tags(repo)) {
         try {
-          out.push(this.record({ repo, tag: t.tag, digest: t.digest, updatedAt: t.updatedAt }, await this.factsFor(repo, t.digest)));
+          out.push(this.record({ repo, tag: t.tag, digest: t.digest, updatedAt: t.updatedAt }, await this.facts.get(repo, t.digest)));
         } catch (e) {
           this.log.warn({ repo, tag: t.tag, err: asHangarError(e).message }, 'cannot read a tagged image; not listed');
         }
@@ -364,7 +279,7 @@ export class LocalImageStore implements LocalImages {
       }
       const target = { ref, digest, children: await this.childrenOf(repo, digest), lastTag: otherTags === 0 };
       const records: ImageRecord[] = [];
-      for (const h of hits) records.push(this.record(h, await this.factsFor(h.repo, h.digest).catch(() => ({ manifest: { digest, layers: [] }, config: EMPTY_CONFIG, sizeBytes: 0, runnable: false }))));
+      for (const h of hits) records.push(this.record(h, await this.facts.get(h.repo, h.digest).catch(() => ({ manifest: { digest, layers: [] }, config: EMPTY_CONFIG, sizeBytes: 0, runnable: false }))));
       await this.rules
         .guardRemoval(target, async () => {
           for (const h of hits) if (h.tag !== undefined) await this.registry.deleteTag(h.repo, h.tag);
@@ -415,7 +330,7 @@ export class LocalImageStore implements LocalImages {
 
   private async collect(keep: (digest: string) => boolean): Promise<string[]> {
     const res = await this.registry.gc(keep);
-    for (const d of res.removedManifests) this.facts.delete(d);
+    for (const d of res.removedManifests) this.facts.forget(d);
     await this.sweepRootfs(keep);
     return res.removedManifests;
   }
@@ -426,7 +341,7 @@ export class LocalImageStore implements LocalImages {
     for (const d of digests) {
       if (keep(d) || (await this.registry.hasBlob(d))) continue;
       await this.rootfs.remove(d);
-      this.facts.delete(d);
+      this.facts.forget(d);
     }
     for (const s of strays) await rm(s, { recursive: true, force: true });
   }
@@ -455,6 +370,3 @@ export class LocalImageStore implements LocalImages {
     this.log.info({ refs: Object.keys(doc.refs ?? {}).length }, 'migrated refs.json into the registry');
   }
 }
-
-/** Facts of an image readOciLayout/readImageByManifest accepted (so every layer is an unpackable tar). */
-const factsOf = (img: LayoutImage): ImageFacts => ({ manifest: { digest: img.manifest.digest, layers: img.layers }, config: img.config, sizeBytes: img.sizeBytes, runnable: true });

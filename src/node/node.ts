@@ -5,7 +5,8 @@ import { createApi } from '../api/app.js';
 import { hashToken } from '../api/auth.js';
 import { serve } from '../api/server.js';
 import { Lifecycle } from '../core/instances/lifecycle.js';
-import type { ImageReferenceSource, PinRecord } from '../core/images/ports.js';
+import { instanceImages } from '../core/images/instances.js';
+import type { PinRecord } from '../core/images/ports.js';
 import { ImageService } from '../core/images/service.js';
 import { InstanceService } from '../core/instances/service.js';
 import { systemClock } from '../core/ports/clock.js';
@@ -63,8 +64,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   await registry.init();
   const pins = registry.pinTable<PinRecord>();
   await pins.importJson(join(config.home, 'pins.json'), logger);
-  const instanceImages: ImageReferenceSource = { name: 'instances', references: async () => (await store.allInstances()).map((i) => ({ digest: i.imageDigest, ref: i.image, by: i.name, owner: i.owner })) };
-  const imageService = new ImageService({ pins, clock: systemClock, sources: [instanceImages] });
+  const imageService = new ImageService({ pins, clock: systemClock, sources: [instanceImages(() => store.allInstances())] });
   const images = new LocalImageStore({ root: join(config.home, 'images'), registry, rules: imageService, logger });
   await images.init();
   // What the node lacks is pulled from the central registry (or the registry a full reference names) on first use.

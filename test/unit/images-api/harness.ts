@@ -19,6 +19,7 @@ import { DEFAULT_LIMITS } from '../../../src/core/instances/input.js';
 import { Lifecycle } from '../../../src/core/instances/lifecycle.js';
 import { InstanceService } from '../../../src/core/instances/service.js';
 import { systemClock } from '../../../src/core/ports/clock.js';
+import { instanceImages } from '../../../src/core/images/instances.js';
 import type { PinRecord } from '../../../src/core/images/ports.js';
 import { ImageService } from '../../../src/core/images/service.js';
 import type { ResolvedImage } from '../../../src/core/ports/images.js';
@@ -83,7 +84,7 @@ export async function imagesHarness(o: { central?: boolean; centralAuth?: boolea
   const images = new ImageService({
     pins: registry.pinTable<PinRecord>(),
     clock: systemClock,
-    sources: [{ name: 'instances', references: async () => store.allInstances().map((i) => ({ digest: i.imageDigest, ref: i.image, by: i.name, owner: i.owner })) }],
+    sources: [instanceImages(() => store.allInstances())],
   });
   const remote = o.central ? await startRemoteRegistry(join(dir, 'remote')) : undefined;
   const resolved: string[] = [];
