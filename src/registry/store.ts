@@ -2,69 +2,42 @@
  * DiskRegistry: the node's content store and OCI registry storage, under `root`:
  *
  *   blobs/sha256/<hex>   every blob, manifest and index body, by digest (also a valid OCI layout blob tree)
- *   registry.db          SQLite: blob rows, per-repository links, manifests, references, tags, upload sessions
+ *   registry.db          SQLite: blob rows, per-repository links, manifests, references, tags, upload sessions, pins
  *   uploads/<uuid>       data of upload sessions in progress
  *   tmp/                 staging (same filesystem, so a verified file is renamed into place)
  *
  * The work is done by one part per concern over the shared database
- * (blobs.ts, manifests.ts, uploads.ts, gc.ts); this class opens the store,
- * owns the database and the change feed, and is what the rest of the node holds.
+ * (blobs.ts, manifests.ts, uploads.ts, gc.ts, pins.ts) and the context they
+ * share (context.ts); this class opens the store, recovers what a dead
+ * process left, and is what the rest of the node holds.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { digestHex } from '../lib/digest.js';
 import { isStaleTemp } from '../lib/fs-util.js';
-import { silentLogger, type Logger } from '../lib/log.js';
 import { BlobStore } from './blobs.js';
-import type { RegistryContext } from './context.js';
-import { openRegistryDb, type RegistryDb } from './db.js';
-import { RegistryError } from './errors.js';
+import { RegistryContext, type RegistryOptions } from './context.js';
 import { Collector, type GcResult } from './gc.js';
-import { DEFAULT_LIMITS, type RegistryLimits } from './limits.js';
 import { ManifestStore } from './manifests.js';
 import { PinTable } from './pins.js';
-import type { Descriptor, LocalRegistry, ManifestChange, StoredManifest, TagInfo } from './ports.js';
+import type { Descriptor, LocalRegistry, StoredManifest, TagInfo } from './ports.js';
 import { UploadSessions, type UploadStatus } from './uploads.js';
 
-export { DEFAULT_LIMITS, limitsFromEnv, type RegistryLimits } from './limits.js';
-export { rangeHeader, type UploadStatus } from './uploads.js';
-export type { GcResult } from './gc.js';
-
-export interface DiskRegistryOptions {
-  root: string;
-  limits?: Partial<RegistryLimits>;
-  logger?: Logger;
-  now?: () => number;
-}
+// The composition root reads the limits from its environment where it opens the store.
+export { limitsFromEnv } from './limits.js';
 
 type Range = { start: number; end: number };
 
-export class DiskRegistry implements LocalRegistry, RegistryContext {
-  readonly root: string;
-  readonly blobDir: string;
-  readonly tmpDir: string;
-  readonly uploadDir: string;
-  readonly limits: RegistryLimits;
-  readonly log: Logger;
-  readonly now: () => number;
+export class DiskRegistry extends RegistryContext implements LocalRegistry {
   readonly blobs: BlobStore;
   readonly manifests: ManifestStore;
   readonly uploads: UploadSessions;
   private readonly collector: Collector;
-  private readonly listeners: Array<(c: ManifestChange) => void> = [];
-  private dbh: RegistryDb | undefined;
   private initDone: Promise<void> | undefined;
 
-  constructor(opts: DiskRegistryOptions) {
-    this.root = resolve(opts.root);
-    this.blobDir = join(this.root, 'blobs', 'sha256');
-    this.tmpDir = join(this.root, 'tmp');
-    this.uploadDir = join(this.root, 'uploads');
-    this.limits = { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) };
-    this.log = opts.logger ?? silentLogger;
-    this.now = opts.now ?? Date.now;
+  constructor(opts: RegistryOptions) {
+    super(opts);
     this.blobs = new BlobStore(this);
     this.manifests = new ManifestStore(this);
     this.uploads = new UploadSessions(this, this.blobs);
@@ -83,7 +56,7 @@ export class DiskRegistry implements LocalRegistry, RegistryContext {
     await mkdir(this.uploadDir, { recursive: true, mode: 0o700 });
     const dbPath = join(this.root, 'registry.db');
     const firstOpen = !existsSync(dbPath);
-    this.dbh = openRegistryDb(dbPath);
+    this.openDb(dbPath);
     for (const name of await readdir(this.tmpDir)) {
       if (isStaleTemp(name)) await rm(join(this.tmpDir, name), { recursive: true, force: true });
     }
@@ -93,35 +66,7 @@ export class DiskRegistry implements LocalRegistry, RegistryContext {
   }
 
   close(): void {
-    this.dbh?.db.close();
-    this.dbh = undefined;
-  }
-
-  get d(): RegistryDb {
-    if (!this.dbh) throw new RegistryError('UNSUPPORTED', 'registry used before init() or after close()', { status: 503, kind: 'unavailable' });
-    return this.dbh;
-  }
-
-  tx<T>(fn: () => T): T {
-    return this.d.db.transaction(fn).immediate();
-  }
-
-  onChange(listener: (change: ManifestChange) => void): void {
-    this.listeners.push(listener);
-  }
-
-  emit(change: ManifestChange): void {
-    for (const l of this.listeners) {
-      try {
-        l(change);
-      } catch (e) {
-        this.log.warn({ err: String(e) }, 'registry change listener failed');
-      }
-    }
-  }
-
-  blobPath(digest: string): string {
-    return join(this.blobDir, digestHex(digest));
+    this.closeDb();
   }
 
   // The LocalRegistry port and what the /v2/ API needs, each answered by its part.

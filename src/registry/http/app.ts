@@ -16,7 +16,8 @@ import { looksLikeDigest, repoNameProblem } from '../../oci/names.js';
 import { checkDigest, checkRepoName, checkTag } from '../names.js';
 import type { RemovalGuard } from '../ports.js';
 import { deleteReference } from '../removal.js';
-import { rangeHeader, type DiskRegistry } from '../store.js';
+import type { DiskRegistry } from '../store.js';
+import { rangeHeader } from '../uploads.js';
 import {
   API_VERSION_HEADER,
   empty,
