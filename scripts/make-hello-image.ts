@@ -9,7 +9,7 @@
  *   node dist/scripts/make-hello-image.js <out.oci.tar> [--hello build/bin/hello] [--busybox /bin/busybox]
  */
 import { readFile } from 'node:fs/promises';
-import { ANNOTATION_CONTAINERD_NAME } from '../src/image/media-types.js';
+import { ANNOTATION_CONTAINERD_NAME } from '../src/oci/media-types.js';
 import { buildOciImage, writeOciArchive } from '../src/image/oci-writer.js';
 import { buildTar, type TarEntrySpec } from '../src/image/tar-writer.js';
 

@@ -1,4 +1,5 @@
 import { HangarError, invalid } from '../lib/errors.js';
+import { isUuid } from '../lib/ids.js';
 import type { Ctx } from './context.js';
 import { errorEntry, type Entry } from './envelope.js';
 import { toHangarError } from './errors.js';
@@ -64,7 +65,7 @@ export async function perItem<T extends RefLike>(items: T[], fn: (item: T) => Pr
 /** A path `:uuid` must be a UUID; a name there gets UKC's "Invalid uuid" error. */
 export function pathUuid(c: Ctx): string {
   const id = c.req.param('uuid') ?? '';
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+  if (!isUuid(id)) {
     throw new HangarError('invalid_argument', `Invalid uuid '${id}'`, { field: 'uuid' });
   }
   return id.toLowerCase();

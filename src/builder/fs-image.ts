@@ -9,7 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { mkdir, open, readFile, readlink, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { digestFile } from '../image/digest.js';
+import { digestFile } from '../lib/digest.js';
 import { ROM_ALIGN } from '../image/unikraft.js';
 import { unpackLayers } from '../image/unpack.js';
 import { FIXED_MTIME } from '../image/tar-writer.js';

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { HangarError } from '../lib/errors.js';
+import { isRepositoryName } from '../oci/names.js';
 
 export const KRAFTFILE_NAMES = ['Kraftfile', 'kraft.yaml', 'kraft.yml'] as const;
 export const SPEC_VERSIONS = ['v0.6', 'v0.7'] as const;
@@ -67,7 +68,6 @@ const UNSUPPORTED: Record<string, string> = {
   kconfig: 'remove it; hangar runs prebuilt runtimes and has no kernel configuration',
 };
 
-const NAME_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LABEL_KEY_RE = /^[a-zA-Z0-9._/-]+$/;
 /** A Unikraft kernel parameter (`lib.param=value`), as found before `--` in a cmd. */
@@ -307,7 +307,7 @@ export function parseKraftfile(text: string): Kraftfile {
   const kf: Kraftfile = { spec, env: [], labels: {}, roms: [], targets: [] };
   if (raw['name'] !== undefined) {
     const name = parseKey('name', raw['name']);
-    if (!NAME_RE.test(name)) throw kraftfileError(`key 'name' '${name}' is not a valid image name (use lowercase letters, digits, '.', '_', '-' and '/')`);
+    if (!isRepositoryName(name)) throw kraftfileError(`key 'name' '${name}' is not a valid image name (use lowercase letters, digits, '.', '_', '-' and '/')`);
     kf.name = name;
   }
   if (raw['outdir'] !== undefined) kf.outdir = parseKey('outdir', raw['outdir']);

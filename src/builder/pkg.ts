@@ -16,11 +16,11 @@
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { create as tarCreate } from 'tar';
-import { digestFile } from '../image/digest.js';
+import { digestFile } from '../lib/digest.js';
 import { blobPath, readOciLayout } from '../image/oci-layout.js';
 import { buildOciImage, combineOciImages, writeOciLayout, type BuiltOciImage, type OciFileLayerInput, type OciPlatform } from '../image/oci-writer.js';
-import { MT } from '../image/media-types.js';
-import { parseReference, repositoryName } from '../image/reference.js';
+import { MT } from '../oci/media-types.js';
+import { parseReference, repositoryName } from '../oci/reference.js';
 import { FIXED_MTIME } from '../image/tar-writer.js';
 import { UNIKRAFT } from '../image/unikraft.js';
 import { HangarError, invalid } from '../lib/errors.js';

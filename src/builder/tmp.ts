@@ -1,7 +1,7 @@
 /** Private temp directories of a build, named so leftovers of dead processes can be told apart. */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isStaleTemp, tempName } from '../image/fs-util.js';
+import { isStaleTemp, tempName } from '../lib/fs-util.js';
 
 /** Creates `<parent>/.tmp-<kind>-<pid>-<random>` (mode 0700). */
 export async function tempDir(parent: string, kind: string): Promise<string> {

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { invalid } from '../lib/errors.js';
-import { sha256 } from './digest.js';
-import { fsyncPath, writeNewFile } from './fs-util.js';
+import { sha256 } from '../lib/digest.js';
+import { fsyncPath, writeNewFile } from '../lib/fs-util.js';
 
 export interface BlobRef {
   digest: string;

@@ -5,18 +5,18 @@
  * - An image is a (repository, manifest-or-index digest) pair with the tags on
  *   it; its kind, config, size and platform come from classifyImage (indexes:
  *   the entry this node would use).
- * - `users`: names of the users whose instances were created from it (an
- *   instance's imageDigest is the manifest or index digest, or a child of it).
- * - Pins (`POST /v1/images`) are kept in `pinsFile`; a pinned image is a GC
- *   root and cannot be removed until unpinned. A pin's uuid is derived from its
- *   reference, so pinning the same reference twice gives the same uuid.
- * - remove() refuses while an instance uses the image, then deletes the tag
- *   (or every tag of a digest, and the manifest) and lets `gc` collect.
+ * - `users`: names of the users whose instances (any holder the image
+ *   service knows) use it (by the manifest or index digest, or a child of it).
+ * - Pins (`POST /v1/images`) are kept by the image service; a pinned image is
+ *   a GC root and cannot be removed until unpinned. A pin's uuid is derived
+ *   from its reference, so pinning the same reference twice gives the same uuid.
+ * - remove() asks the image service (in use, pinned, a tag an instance was
+ *   created by), deletes the tag (or every tag of a digest, and the manifest)
+ *   and lets `gc` collect.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import type { Instance } from '../core/instance.js';
+import type { ImageUse, PinRecord } from '../core/images/ports.js';
+import type { ImageService } from '../core/images/service.js';
 import type {
   HeldImage,
   ImageCatalog,
@@ -27,31 +27,23 @@ import type {
   UnikernelParts,
 } from '../core/ports/images.js';
 import { HangarError, asHangarError, invalid } from '../lib/errors.js';
-import { Mutex } from '../lib/mutex.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import type { LocalRegistry, TagInfo } from '../registry/ports.js';
-import { atomicWriteFile } from './fs-util.js';
-import { INDEX_TYPES } from './media-types.js';
+import { isRepositoryName } from '../oci/names.js';
 import type { ImagePuller } from './puller.js';
-import { formatReference, lookupNames, parseReference } from './reference.js';
-import { isKernelOrRomImage, parseIndex, type ImageInfo } from './unikraft.js';
+import { DEFAULT_TAG, formatReference, lookupNames, parseReference } from '../oci/reference.js';
+import { indexChildren } from '../oci/manifest.js';
+import { isKernelOrRomImage, type ImageInfo } from './unikraft.js';
 
 export interface CatalogOptions {
   registry: LocalRegistry;
   puller: ImagePuller;
-  /** Every instance of every user (for `users` and the in-use check). */
-  instances: () => Instance[];
-  userName: (uuid: string) => string | undefined;
-  /** JSON file holding the pins. */
-  pinsFile: string;
-  /** Collects what a removal left unreferenced; `keep` says which manifest digests must stay. */
-  gc?: (keep: (digest: string) => boolean) => Promise<unknown>;
+  /** Owns pins and the in-use and removal rules. */
+  images: ImageService;
+  userName: (uuid: string) => Promise<string | undefined> | string | undefined;
+  /** Collects what a removal left unreferenced (asking the image service what to keep). */
+  gc?: () => Promise<unknown>;
   logger?: Logger;
-}
-
-interface PinRecord extends PinnedImage {
-  /** Digests of the index's entries (so instances created from a child count). */
-  children?: string[];
 }
 
 export interface Viewer {
@@ -67,52 +59,22 @@ export function stableUuid(s: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-const REPO_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 export class NodeImageCatalog implements ImageCatalog {
   private readonly o: CatalogOptions;
   private readonly log: Logger;
-  private pinsLoaded = false;
-  private readonly pinRecords = new Map<string, PinRecord>();
-  private readonly mutex = new Mutex();
 
   constructor(o: CatalogOptions) {
     this.o = o;
     this.log = o.logger ?? silentLogger;
   }
 
-  /** Loads the pins file (missing = no pins). */
-  async init(): Promise<void> {
-    try {
-      const doc = JSON.parse(await readFile(this.o.pinsFile, 'utf8')) as { pins?: PinRecord[] };
-      for (const p of doc.pins ?? []) this.pinRecords.set(p.uuid, p);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err: String(e), file: this.o.pinsFile }, 'cannot read pins; starting with none');
-    }
-    this.pinsLoaded = true;
-  }
-
-  /** True for a manifest digest a pin holds (GC root). */
-  isPinned(digest: string): boolean {
-    this.expire();
-    for (const p of this.pinRecords.values()) if (p.digest === digest || p.children?.includes(digest)) return true;
-    return false;
-  }
-
-  /** True for a manifest digest an instance was created from. */
-  inUse(digest: string): boolean {
-    return this.o.instances().some((i) => i.imageDigest === digest);
-  }
-
-  /** What garbage collection must keep: pinned or used images. */
-  readonly keep = (digest: string): boolean => this.isPinned(digest) || this.inUse(digest);
-
   // --- listing ----------------------------------------------------------------
 
   private async describe(repo: string, digest: string): Promise<{ info: ImageInfo; children: string[] } | undefined> {
     const m = await this.o.registry.getManifest(repo, digest);
     if (!m) return undefined;
-    const children = INDEX_TYPES.has(m.mediaType) ? parseIndex(m.body).map((e) => e.digest) : [];
+    const children = indexChildren(m);
     try {
       return { info: await this.o.puller.describe(repo, m), children };
     } catch (e) {
@@ -121,8 +83,8 @@ export class NodeImageCatalog implements ImageCatalog {
     }
   }
 
-  /** (repo, digest) → tags, over every repository, plus untagged images that pins or instances hold. */
-  private async groups(): Promise<Map<string, { repo: string; digest: string; tags: TagInfo[] }>> {
+  /** (repo, digest) → tags, over every repository, plus untagged images that pins or holders keep. */
+  private async groups(pins: readonly PinRecord[], uses: readonly ImageUse[]): Promise<Map<string, { repo: string; digest: string; tags: TagInfo[] }>> {
     const out = new Map<string, { repo: string; digest: string; tags: TagInfo[] }>();
     for (const repo of await this.o.registry.repositories()) {
       for (const t of await this.o.registry.tags(repo)) {
@@ -132,7 +94,7 @@ export class NodeImageCatalog implements ImageCatalog {
         out.set(key, g);
       }
     }
-    for (const p of this.pinRecords.values()) {
+    for (const p of pins) {
       if (p.digest && !out.has(`${p.repo}@${p.digest}`)) out.set(`${p.repo}@${p.digest}`, { repo: p.repo, digest: p.digest, tags: [] });
     }
     // Untagged images instances were created from (a pull by digest): listed under the repository their reference names.
@@ -140,20 +102,20 @@ export class NodeImageCatalog implements ImageCatalog {
     for (const g of out.values()) {
       known.add(g.digest);
       const m = await this.o.registry.getManifest(g.repo, g.digest);
-      if (m && INDEX_TYPES.has(m.mediaType)) for (const e of parseIndex(m.body)) known.add(e.digest);
+      if (m) for (const c of indexChildren(m)) known.add(c);
     }
-    for (const i of this.o.instances()) {
-      if (known.has(i.imageDigest)) continue;
+    for (const u of uses) {
+      if (u.digest === undefined || u.ref === undefined || known.has(u.digest)) continue;
       let names: string[];
       try {
-        names = lookupNames(parseReference(i.image)).filter((n) => REPO_RE.test(n));
+        names = lookupNames(parseReference(u.ref)).filter(isRepositoryName);
       } catch {
         continue;
       }
       for (const repo of names) {
-        if (await this.o.registry.getManifest(repo, i.imageDigest)) {
-          out.set(`${repo}@${i.imageDigest}`, { repo, digest: i.imageDigest, tags: [] });
-          known.add(i.imageDigest);
+        if (await this.o.registry.getManifest(repo, u.digest)) {
+          out.set(`${repo}@${u.digest}`, { repo, digest: u.digest, tags: [] });
+          known.add(u.digest);
           break;
         }
       }
@@ -162,19 +124,22 @@ export class NodeImageCatalog implements ImageCatalog {
   }
 
   async list(filter: ImageFilter = {}, viewer: Viewer = ADMIN): Promise<HeldImage[]> {
-    this.expire();
-    const instances = this.o.instances();
+    const pins = await this.o.images.pins();
+    const pinned = await this.o.images.pinnedTest();
+    const uses = await this.o.images.uses();
     const out: HeldImage[] = [];
     const tagMatch = filter.tag !== undefined ? tagMatcher(filter.tag) : undefined;
-    for (const g of (await this.groups()).values()) {
+    for (const g of (await this.groups(pins, uses)).values()) {
       if (tagMatch && !g.tags.some((t) => tagMatch(g.repo, t.tag))) continue;
       const d = await this.describe(g.repo, g.digest);
       if (!d) continue;
       const digests = new Set([g.digest, ...d.children]);
       if (filter.digest !== undefined && !digests.has(filter.digest)) continue;
       const tags = [...g.tags].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
-      const userUuids = new Set(instances.filter((i) => digests.has(i.imageDigest)).map((i) => i.owner));
-      const users = [...userUuids].filter((u) => viewer.admin || u === viewer.uuid).map((u) => this.o.userName(u) ?? u).sort();
+      const userUuids = new Set(uses.filter((u) => u.owner !== undefined && u.digest !== undefined && digests.has(u.digest)).map((u) => u.owner!));
+      const users: string[] = [];
+      for (const u of userUuids) if (viewer.admin || u === viewer.uuid) users.push((await this.o.userName(u)) ?? u);
+      users.sort();
       const created = d.info.created ?? tags[0]?.updatedAt;
       out.push({
         repo: g.repo,
@@ -188,7 +153,7 @@ export class NodeImageCatalog implements ImageCatalog {
         platform: d.info.platform,
         owner: tags.find((t) => t.pushedBy !== undefined)?.pushedBy,
         users,
-        pinned: [...digests].some((x) => this.isPinned(x)),
+        pinned: [...digests].some(pinned),
         ...(isKernelOrRomImage(d.info) ? { unikernel: unikernelParts(d.info) } : {}),
       });
     }
@@ -221,13 +186,11 @@ export class NodeImageCatalog implements ImageCatalog {
 
   // --- pins -------------------------------------------------------------------
 
-  pins(viewer: Viewer): PinnedImage[] {
-    this.expire();
-    return [...this.pinRecords.values()].filter((p) => viewer.admin || p.owner === viewer.uuid).map(publicPin);
+  async pins(viewer: Viewer): Promise<PinnedImage[]> {
+    return (await this.o.images.pins()).filter((p) => viewer.admin || p.owner === viewer.uuid).map(publicPin);
   }
 
   async pin(owner: string, req: PinRequest): Promise<PinnedImage> {
-    if (!this.pinsLoaded) throw new HangarError('internal', 'image catalog used before init()');
     const r = parseReference(req.url, 'url');
     const url = formatReference(r);
     const uuid = stableUuid(url);
@@ -243,24 +206,22 @@ export class NodeImageCatalog implements ImageCatalog {
         digest = pulled.digest;
       }
       const m = await this.o.registry.getManifest(repo!, digest!);
-      const children = m && INDEX_TYPES.has(m.mediaType) ? parseIndex(m.body).map((e) => e.digest) : [];
+      const children = m ? indexChildren(m) : [];
       const tags = (await this.o.registry.tags(repo!)).filter((t) => t.digest === digest).map((t) => t.tag);
+      const previous = (await this.o.images.pins()).find((p) => p.uuid === uuid);
       const rec: PinRecord = {
         uuid,
         url,
         repo: repo!,
         digest,
         tags,
-        createdAt: this.pinRecords.get(uuid)?.createdAt ?? new Date().toISOString(),
+        createdAt: previous?.createdAt ?? new Date().toISOString(),
         state: 'ready',
         owner,
         ...(req.autokillMs !== undefined ? { expiresAt: new Date(Date.now() + req.autokillMs).toISOString() } : {}),
         ...(children.length > 0 ? { children } : {}),
       };
-      await this.mutex.run(async () => {
-        this.pinRecords.set(uuid, rec);
-        await this.save();
-      });
+      await this.o.images.pin(rec);
       return rec;
     })();
     if (req.timeoutS === 0) {
@@ -281,32 +242,10 @@ export class NodeImageCatalog implements ImageCatalog {
   }
 
   async unpin(uuid: string, viewer: Viewer): Promise<PinnedImage> {
-    this.expire();
-    const p = this.pinRecords.get(uuid);
+    const p = (await this.o.images.pins()).find((x) => x.uuid === uuid);
     if (!p || (!viewer.admin && p.owner !== viewer.uuid)) throw new HangarError('not_found', `No pinned image with UUID '${uuid}'`);
-    await this.mutex.run(async () => {
-      this.pinRecords.delete(uuid);
-      await this.save();
-    });
+    await this.o.images.unpin(uuid);
     return publicPin(p);
-  }
-
-  private expire(): void {
-    const now = Date.now();
-    let changed = false;
-    for (const [k, p] of this.pinRecords) {
-      if (p.expiresAt && Date.parse(p.expiresAt) <= now) {
-        this.pinRecords.delete(k);
-        changed = true;
-      }
-    }
-    if (changed) void this.mutex.run(() => this.save()).catch((e: unknown) => this.log.error({ err: String(e) }, 'cannot save pins'));
-  }
-
-  private async save(): Promise<void> {
-    await mkdir(dirname(this.o.pinsFile), { recursive: true });
-    const body = JSON.stringify({ pins: [...this.pinRecords.values()] }, null, 1);
-    await atomicWriteFile(this.o.pinsFile, body, dirname(this.o.pinsFile));
   }
 
   // --- removal ----------------------------------------------------------------
@@ -318,29 +257,22 @@ export class NodeImageCatalog implements ImageCatalog {
     const repo = hit.repo;
     const digest = hit.manifest.digest;
     const before = (await this.list({ digest })).filter((i) => i.repo === repo && i.digest === digest);
-    const children = INDEX_TYPES.has(hit.manifest.mediaType) ? parseIndex(hit.manifest.body).map((e) => e.digest) : [];
-    const digests = [digest, ...children];
     const tags = (await this.o.registry.tags(repo)).filter((t) => t.digest === digest).map((t) => t.tag);
+    const removedTag = r.digest === undefined ? (r.tag ?? DEFAULT_TAG) : undefined;
     // Only the last tag on a digest (or a by-digest removal) takes the image away.
-    const lastTag = r.digest !== undefined || tags.length <= 1 || !tags.includes(r.tag ?? 'latest');
-    // In use: by digest when the image goes away, and by name when an instance was created from this tag
-    // (its restarts resolve the name again).
-    const removedTag = r.digest === undefined ? (r.tag ?? 'latest') : undefined;
-    const users = this.o.instances().filter((i) => (lastTag && digests.includes(i.imageDigest)) || (removedTag !== undefined && namesTag(i.image, repo, removedTag)));
-    if (users.length > 0) {
-      const names = users.slice(0, 5).map((i) => i.name).join(', ');
-      throw new HangarError('failed_precondition', `image '${ref}' is used by ${users.length} instance(s) (${names}${users.length > 5 ? ', …' : ''}); delete them first`);
-    }
-    if (lastTag && digests.some((d) => this.isPinned(d))) throw new HangarError('failed_precondition', `image '${ref}' is pinned; unpin it first (DELETE /v1/images)`);
-    if (r.digest !== undefined) {
-      for (const t of tags) await this.o.registry.deleteTag(repo, t);
-      await this.o.registry.deleteManifest(repo, digest);
-    } else {
-      await this.o.registry.deleteTag(repo, r.tag ?? 'latest');
-    }
+    const lastTag = r.digest !== undefined || tags.length <= 1 || !tags.includes(removedTag!);
+    const target = { ref, digest, children: indexChildren(hit.manifest), lastTag, ...(removedTag !== undefined ? { tag: { repo, tag: removedTag } } : {}) };
+    await this.o.images.guardRemoval(target, async () => {
+      if (r.digest !== undefined) {
+        for (const t of tags) await this.o.registry.deleteTag(repo, t);
+        await this.o.registry.deleteManifest(repo, digest);
+      } else {
+        await this.o.registry.deleteTag(repo, removedTag!);
+      }
+    });
     this.log.info({ ref, repo, digest }, 'removed image');
-    if (lastTag && this.o.gc) await this.o.gc(this.keep).catch((e: unknown) => this.log.warn({ err: asHangarError(e).message }, 'gc after image removal failed'));
-    return before.map((i) => ({ ...i, tags: r.digest !== undefined ? i.tags : i.tags.filter((t) => t === (r.tag ?? 'latest')) }));
+    if (lastTag && this.o.gc) await this.o.gc().catch((e: unknown) => this.log.warn({ err: asHangarError(e).message }, 'gc after image removal failed'));
+    return before.map((i) => ({ ...i, tags: r.digest !== undefined ? i.tags : i.tags.filter((t) => t === removedTag) }));
   }
 }
 
@@ -357,19 +289,9 @@ function tagMatcher(spec: string): (repo: string, tag: string) => boolean {
   } catch {
     throw invalid('tag', `'${spec.slice(0, 80)}' is not an image reference`);
   }
-  const names = lookupNames(r).filter((n) => REPO_RE.test(n));
+  const names = lookupNames(r).filter(isRepositoryName);
   const want = r.tag ?? 'latest';
   return (repo, tag) => names.includes(repo) && tag === want;
-}
-
-/** True when the reference `image` (as an instance was created with) names `repo:tag`. */
-function namesTag(image: string, repo: string, tag: string): boolean {
-  try {
-    const r = parseReference(image);
-    return r.digest === undefined && (r.tag ?? 'latest') === tag && lookupNames(r).includes(repo);
-  } catch {
-    return false;
-  }
 }
 
 function unikernelParts(info: ImageInfo): UnikernelParts {

@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { HangarError } from '../lib/errors.js';
-import type { Compression } from './media-types.js';
+import type { Compression } from '../oci/media-types.js';
 
 type ZstdFactory = () => NodeJS.ReadWriteStream;
 

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { HangarError, invalid } from '../lib/errors.js';
 import { openDecompressed } from './decompress.js';
-import type { Compression } from './media-types.js';
+import type { Compression } from '../oci/media-types.js';
 import { forEachTarEntry } from './tar-reader.js';
 import { archivePathComponents } from './unpack.js';
 

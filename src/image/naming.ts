@@ -15,7 +15,8 @@
 import { basename } from 'node:path';
 import { invalid } from '../lib/errors.js';
 import type { LayoutImage } from './oci-layout.js';
-import { DEFAULT_TAG, isValidTag, parseReference, repositoryName, taggedName } from './reference.js';
+import { isTag } from '../oci/names.js';
+import { DEFAULT_TAG, parseReference, repositoryName, taggedName } from '../oci/reference.js';
 
 export interface NamedImage {
   ref: string;
@@ -52,7 +53,7 @@ function tryRef(s: string | undefined): string | undefined {
 function annotatedTag(img: LayoutImage): string | undefined {
   const full = tryRef(img.fullName) ?? tryRef(img.refName);
   if (full) return full.slice(full.lastIndexOf(':') + 1);
-  return img.refName !== undefined && isValidTag(img.refName) ? img.refName : undefined;
+  return img.refName !== undefined && isTag(img.refName) ? img.refName : undefined;
 }
 
 export function nameImages(images: readonly LayoutImage[], sourcePath: string, explicitRef?: string): NamedImage[] {
@@ -83,7 +84,7 @@ export function nameImages(images: readonly LayoutImage[], sourcePath: string, e
       const full = tryRef(image.fullName) ?? tryRef(image.refName);
       if (full) return { ref: full, image };
       if (image.refName !== undefined) {
-        if (!isValidTag(image.refName)) throw invalid('ref', `annotation ref.name '${image.refName.slice(0, 80)}' is neither a tag nor a reference`);
+        if (!isTag(image.refName)) throw invalid('ref', `annotation ref.name '${image.refName.slice(0, 80)}' is neither a tag nor a reference`);
         return { ref: `${fallbackName()}:${image.refName}`, image };
       }
       if (images.length > 1) throw invalid('ref', `the layout holds ${images.length} images and some have no ref.name annotation; pass a ref`);

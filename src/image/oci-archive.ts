@@ -10,7 +10,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid, type HangarError } from '../lib/errors.js';
-import { writeAll } from './fs-util.js';
+import { writeAll } from '../lib/fs-util.js';
 import { MAX_DOCUMENT_BYTES } from './oci-layout.js';
 import { forEachTarEntry } from './tar-reader.js';
 

@@ -1,6 +1,7 @@
 /**
  * Reads an OCI image layout directory (oci-layout, index.json, blobs/sha256/…):
  * index.json → manifest (through nested indexes, picking linux/amd64) → config,
+ * with the OCI model of src/oci/ (its errors become invalid_argument naming `image`),
  * checking the structure of every document and the digest and size of every
  * blob it reads. Layer blobs are only located and size-checked here; their
  * digests are verified when they are copied into the store (verifyBlobFile).
@@ -9,17 +10,13 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HangarError, invalid } from '../lib/errors.js';
-import { digestHex, digestStream, sha256 } from './digest.js';
-import {
-  ANNOTATION_CONTAINERD_NAME,
-  ANNOTATION_REF_NAME,
-  CONFIG_TYPES,
-  INDEX_TYPES,
-  MANIFEST_TYPES,
-  layerCompression,
-  type Compression,
-} from './media-types.js';
-import { isValidDigest } from './reference.js';
+import { isObject, parseJsonObject, type Descriptor } from '../oci/descriptor.js';
+import { OciFormatError } from '../oci/errors.js';
+import { parseImageManifest, parseIndex } from '../oci/manifest.js';
+import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, CONFIG_TYPES, INDEX_TYPES, MANIFEST_TYPES, layerCompression, type Compression } from '../oci/media-types.js';
+import { isDigest } from '../oci/names.js';
+import { LINUX_AMD64, entriesFitting, pickManifest, platformString } from '../oci/platform.js';
+import { digestHex, digestStream, sha256 } from '../lib/digest.js';
 import type { ImageConfig } from '../core/ports/images.js';
 
 export const FIELD = 'image';
@@ -27,21 +24,7 @@ export const FIELD = 'image';
 export const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
 const MAX_INDEX_DEPTH = 4;
 
-export const PLATFORM = { os: 'linux', architecture: 'amd64' } as const;
-
-export interface Platform {
-  os?: string;
-  architecture?: string;
-  variant?: string;
-}
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  platform?: Platform;
-}
+export type { Descriptor };
 
 export interface LayerDescriptor extends Descriptor {
   compression: Compression;
@@ -66,49 +49,20 @@ export interface LayoutImage {
 
 const bad = (msg: string): HangarError => invalid(FIELD, msg);
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Runs a parse of the OCI model, its errors worded as this module's. */
+function parsed<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof OciFormatError) throw bad(e.message);
+    throw e;
+  }
+}
 
 /** Where blobs are: an OCI layout directory, or a function giving each blob's path (the registry's content store). */
 export type BlobSource = string | ((digest: string) => string);
 
 export const blobPath = (src: BlobSource, digest: string): string => (typeof src === 'string' ? join(src, 'blobs', 'sha256', digestHex(digest)) : src(digest));
-
-function parseJson(bytes: Buffer, what: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(bytes.toString('utf8'));
-  } catch (e) {
-    throw bad(`${what} is not valid JSON: ${(e as Error).message}`);
-  }
-  if (!isObject(v)) throw bad(`${what} is not a JSON object`);
-  return v;
-}
-
-function stringMap(v: unknown, what: string): Record<string, string> | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!isObject(v) || !Object.values(v).every((x) => typeof x === 'string')) throw bad(`${what}: annotations must map strings to strings`);
-  return v as Record<string, string>;
-}
-
-export function parseDescriptor(v: unknown, what: string): Descriptor {
-  if (!isObject(v)) throw bad(`${what}: descriptor is not an object`);
-  const { mediaType, digest, size } = v;
-  if (typeof mediaType !== 'string' || mediaType.length === 0) throw bad(`${what}: descriptor has no mediaType`);
-  if (typeof digest !== 'string') throw bad(`${what}: descriptor has no digest`);
-  if (!isValidDigest(digest)) throw bad(`${what}: unsupported or malformed digest '${digest.slice(0, 80)}' (only sha256 is supported)`);
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw bad(`${what}: descriptor size must be a non-negative integer`);
-  const d: Descriptor = { mediaType, digest, size };
-  const annotations = stringMap(v['annotations'], what);
-  if (annotations) d.annotations = annotations;
-  if (isObject(v['platform'])) {
-    const p = v['platform'];
-    d.platform = {};
-    if (typeof p['os'] === 'string') d.platform.os = p['os'];
-    if (typeof p['architecture'] === 'string') d.platform.architecture = p['architecture'];
-    if (typeof p['variant'] === 'string') d.platform.variant = p['variant'];
-  }
-  return d;
-}
 
 /** Reads a small blob into memory, checking its size and digest against the descriptor. */
 export async function readBlob(layoutDir: BlobSource, desc: Descriptor, what: string, max = MAX_DOCUMENT_BYTES): Promise<Buffer> {
@@ -152,28 +106,16 @@ export async function verifyBlobFile(path: string, desc: Descriptor, what: strin
   if (got.digest !== desc.digest) throw bad(`${what} blob digest mismatch: expected ${desc.digest}, content hashes to ${got.digest}`);
 }
 
-const matchesPlatform = (p: Platform | undefined): boolean => p?.os === PLATFORM.os && p.architecture === PLATFORM.architecture;
-const platformString = (p: Platform | undefined): string => (p ? `${p.os ?? '?'}/${p.architecture ?? '?'}${p.variant ? `/${p.variant}` : ''}` : 'unknown');
-
-function parseIndex(doc: Record<string, unknown>, what: string): Descriptor[] {
-  if (doc['schemaVersion'] !== 2) throw bad(`${what}: schemaVersion must be 2`);
-  if (doc['mediaType'] !== undefined && !INDEX_TYPES.has(String(doc['mediaType']))) throw bad(`${what}: unexpected mediaType '${String(doc['mediaType'])}'`);
-  const m = doc['manifests'];
-  if (!Array.isArray(m)) throw bad(`${what}: 'manifests' must be an array`);
-  return m.map((d, i) => parseDescriptor(d, `${what} manifests[${i}]`));
-}
+const platformsOf = (entries: readonly Descriptor[]): string =>
+  entries.filter((d) => MANIFEST_TYPES.has(d.mediaType) || INDEX_TYPES.has(d.mediaType)).map((d) => platformString(d.platform) ?? 'unknown').join(', ') || 'none';
 
 /** Picks the linux/amd64 manifest of a (nested) index. */
 export async function pickFromIndex(layoutDir: BlobSource, desc: Descriptor, depth = 1): Promise<Descriptor> {
   if (depth > MAX_INDEX_DEPTH) throw bad(`indexes nested more than ${MAX_INDEX_DEPTH} deep`);
-  const doc = parseJson(await readBlob(layoutDir, desc, 'index'), `index ${desc.digest}`);
-  const entries = parseIndex(doc, `index ${desc.digest}`);
-  const usable = entries.filter((d) => MANIFEST_TYPES.has(d.mediaType) || INDEX_TYPES.has(d.mediaType));
-  const chosen = usable.find((d) => matchesPlatform(d.platform)) ?? (usable.length === 1 && !usable[0]!.platform ? usable[0] : undefined);
-  if (!chosen) {
-    const have = usable.map((d) => platformString(d.platform)).join(', ') || 'none';
-    throw bad(`index ${desc.digest} has no ${PLATFORM.os}/${PLATFORM.architecture} image (has: ${have})`);
-  }
+  const body = await readBlob(layoutDir, desc, 'index');
+  const entries = parsed(() => parseIndex(body, `index ${desc.digest}`));
+  const chosen = pickManifest(entries, LINUX_AMD64);
+  if (!chosen) throw bad(`index ${desc.digest} has no linux/amd64 image (has: ${platformsOf(entries)})`);
   return INDEX_TYPES.has(chosen.mediaType) ? pickFromIndex(layoutDir, chosen, depth + 1) : chosen;
 }
 
@@ -205,23 +147,18 @@ export function imageConfigFrom(doc: Record<string, unknown>): ImageConfig {
 
 async function readImage(layoutDir: BlobSource, top: Descriptor, manifestDesc: Descriptor): Promise<LayoutImage> {
   const manifestBytes = await readBlob(layoutDir, manifestDesc, 'manifest');
-  const m = parseJson(manifestBytes, `manifest ${manifestDesc.digest}`);
   const what = `manifest ${manifestDesc.digest}`;
-  if (m['schemaVersion'] !== 2) throw bad(`${what}: schemaVersion must be 2`);
-  if (m['mediaType'] !== undefined && !MANIFEST_TYPES.has(String(m['mediaType']))) throw bad(`${what}: unexpected mediaType '${String(m['mediaType'])}'`);
-  const configDescriptor = parseDescriptor(m['config'], `${what} config`);
+  const { config: configDescriptor, layers: rawLayers } = parsed(() => parseImageManifest(manifestBytes, what));
   if (!CONFIG_TYPES.has(configDescriptor.mediaType)) {
     throw bad(`${what}: config mediaType '${configDescriptor.mediaType}' is not a container image config (an artifact, not an image?)`);
   }
-  if (!Array.isArray(m['layers'])) throw bad(`${what}: 'layers' must be an array`);
-  const rawLayers = (m['layers'] as unknown[]).map((l, i) => parseDescriptor(l, `${what} layers[${i}]`));
 
   const configBytes = await readBlob(layoutDir, configDescriptor, 'config');
-  const configDoc = parseJson(configBytes, `config ${configDescriptor.digest}`);
+  const configDoc = parsed(() => parseJsonObject(configBytes, `config ${configDescriptor.digest}`));
   const arch = configDoc['architecture'];
   const os = configDoc['os'];
-  if ((typeof arch === 'string' && arch !== PLATFORM.architecture) || (typeof os === 'string' && os !== PLATFORM.os)) {
-    throw bad(`image is for ${String(os)}/${String(arch)}; this node runs ${PLATFORM.os}/${PLATFORM.architecture}`);
+  if ((typeof arch === 'string' && !LINUX_AMD64.architectures.includes(arch)) || (typeof os === 'string' && !LINUX_AMD64.os.includes(os))) {
+    throw bad(`image is for ${String(os)}/${String(arch)}; this node runs linux/amd64`);
   }
   const rootfs = configDoc['rootfs'];
   if (!isObject(rootfs) || rootfs['type'] !== 'layers' || !Array.isArray(rootfs['diff_ids'])) {
@@ -235,7 +172,7 @@ async function readImage(layoutDir: BlobSource, top: Descriptor, manifestDesc: D
     const compression = layerCompression(l.mediaType);
     if (!compression) throw bad(`${what} layers[${i}]: unsupported layer mediaType '${l.mediaType}'`);
     const diffId = diffIds[i];
-    if (typeof diffId !== 'string' || !isValidDigest(diffId)) throw bad(`config ${configDescriptor.digest}: diff_ids[${i}] is not a sha256 digest`);
+    if (typeof diffId !== 'string' || !isDigest(diffId)) throw bad(`config ${configDescriptor.digest}: diff_ids[${i}] is not a sha256 digest`);
     return { ...l, compression, diffId };
   });
   for (const [i, l] of layers.entries()) {
@@ -281,7 +218,7 @@ export async function readOciLayout(layoutDir: string): Promise<LayoutImage[]> {
     } finally {
       await fh.close();
     }
-    const doc = parseJson(bytes, 'oci-layout');
+    const doc = parsed(() => parseJsonObject(bytes, 'oci-layout'));
     const v = doc['imageLayoutVersion'];
     if (typeof v !== 'string' || !v.startsWith('1.')) throw bad(`unsupported imageLayoutVersion '${String(v)}'`);
   } catch (e) {
@@ -303,14 +240,10 @@ export async function readOciLayout(layoutDir: string): Promise<LayoutImage[]> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw bad('not an OCI image layout: index.json is missing');
     throw e;
   }
-  const top = parseIndex(parseJson(indexBytes, 'index.json'), 'index.json');
-  const candidates = top.filter((d) => MANIFEST_TYPES.has(d.mediaType) || INDEX_TYPES.has(d.mediaType));
-  const wanted = candidates.filter((d) => !d.platform || matchesPlatform(d.platform));
+  const top = parsed(() => parseIndex(indexBytes, 'index.json'));
+  const wanted = entriesFitting(top, LINUX_AMD64);
   if (wanted.length === 0) {
-    if (candidates.length > 0) {
-      const have = candidates.map((d) => platformString(d.platform)).join(', ');
-      throw bad(`the layout has no ${PLATFORM.os}/${PLATFORM.architecture} image (has: ${have})`);
-    }
+    if (top.some((d) => MANIFEST_TYPES.has(d.mediaType) || INDEX_TYPES.has(d.mediaType))) throw bad(`the layout has no linux/amd64 image (has: ${platformsOf(top)})`);
     throw bad('index.json lists no image manifests');
   }
   const images: LayoutImage[] = [];

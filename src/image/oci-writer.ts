@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs';
 import { copyFile, link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { digestHex, sha256 } from './digest.js';
-import { ANNOTATION_REF_NAME, MT } from './media-types.js';
+import { digestHex, sha256 } from '../lib/digest.js';
+import { ANNOTATION_REF_NAME, MT } from '../oci/media-types.js';
 import { buildTar, type TarEntrySpec } from './tar-writer.js';
 
 export interface OciBlobLayerInput {

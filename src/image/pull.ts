@@ -16,8 +16,10 @@ import type { Readable } from 'node:stream';
 import { HangarError } from '../lib/errors.js';
 import type { Progress, RegistryClient } from '../distribution/client.js';
 import type { LocalRegistry } from '../registry/ports.js';
-import { INDEX_TYPES, MANIFEST_TYPES } from './media-types.js';
-import { entriesForArch, parseIndex, pickManifest, type IndexEntry } from './unikraft.js';
+import { INDEX_TYPES, MANIFEST_TYPES } from '../oci/media-types.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { parseIndex } from '../oci/manifest.js';
+import { NODE_PLATFORMS, entriesFitting, pickManifest } from '../oci/platform.js';
 
 export interface PullTarget {
   /** Repository on the remote registry (`library/hello`). */
@@ -111,13 +113,13 @@ export async function pullImage(local: LocalRegistry, client: RegistryClient, t:
     if (!INDEX_TYPES.has(m.mediaType)) throw imageError(`${t.remoteRepo}@${m.digest}: unsupported manifest media type '${m.mediaType.slice(0, 100)}'`);
     if (depth > MAX_INDEX_DEPTH) throw imageError(`indexes nested more than ${MAX_INDEX_DEPTH} deep`);
     const entries = parseIndex(m.body);
-    const mine = entriesForArch(entries);
+    const mine = entriesFitting(entries, NODE_PLATFORMS);
     if (mine.length > 0 && mine.length === entries.length) {
       for (const e of mine) await visit(await fetchChild(client, t.remoteRepo, e), depth + 1);
       manifests.push(m);
       return;
     }
-    const pick = pickManifest(entries);
+    const pick = pickManifest(entries, NODE_PLATFORMS);
     if (!pick) {
       const have = entries.map((e) => (e.platform ? `${e.platform.os}/${e.platform.architecture}` : 'unknown')).join(', ') || 'none';
       throw imageError(`${t.remoteRepo}:${t.reference} has no image for this node's architecture (amd64/x86_64); it has: ${have}`);
@@ -175,7 +177,7 @@ export async function pullImage(local: LocalRegistry, client: RegistryClient, t:
   };
 }
 
-async function fetchChild(client: RegistryClient, repo: string, e: IndexEntry): Promise<{ digest: string; mediaType: string; body: Buffer }> {
+async function fetchChild(client: RegistryClient, repo: string, e: Descriptor): Promise<{ digest: string; mediaType: string; body: Buffer }> {
   const m = await client.getManifest(repo, e.digest);
   if (m.body.length !== e.size) throw imageError(`${repo}@${e.digest} is ${m.body.length} bytes, the index says ${e.size}`);
   return { ...m, mediaType: MANIFEST_TYPES.has(e.mediaType) || INDEX_TYPES.has(e.mediaType) ? e.mediaType : m.mediaType };

@@ -14,19 +14,27 @@
  * - Where images land: repository = the reference's path (`127.0.0.1:5000/library/hello:v1`
  *   and `library/hello:v1` are the same local image), tag = its tag; a pull by
  *   digest sets no tag.
- * - Images that only a kernel-booting driver can run (unikernels, ROMs,
- *   initrds, urunc) are stored and listed, but resolving one for this node's
- *   runtime is a clear invalid_argument naming `image`.
+ * - Which image kinds are runnable is the node's runtime drivers' to say
+ *   (`runnable`); the others (unikernels, ROMs, initrds, urunc without a
+ *   driver for them) are stored and listed, but resolving one is a clear
+ *   invalid_argument naming `image`.
+ * - What was found is handed to the local store as is (no second lookup),
+ *   under a lease so collection and removal leave it alone meanwhile.
  */
 import { HangarError, asHangarError } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
-import { RegistryClient, registryBaseUrl, type Progress, type RegistryClientOptions } from '../distribution/client.js';
+import { RegistryClient, type Progress } from '../distribution/client.js';
+import { registryBaseUrl, type RegistryClientOptions } from '../distribution/transport.js';
 import type { LocalRegistry, StoredManifest } from '../registry/ports.js';
 import type { ImageRecord, ImageSource, ImageStore, ResolvedImage } from '../core/ports/images.js';
-import { INDEX_TYPES } from './media-types.js';
+import type { LocalImages } from './store.js';
+import { INDEX_TYPES } from '../oci/media-types.js';
+import { isRepositoryName } from '../oci/names.js';
 import { pullImage, type PullResult } from './pull.js';
-import { formatReference, lookupNames, parseReference, type ImageReference } from './reference.js';
-import { classifyImage, inspectContent, parseIndex, pickManifest, type ImageInfo } from './unikraft.js';
+import { DEFAULT_TAG, formatReference, lookupNames, parseReference, type ImageReference } from '../oci/reference.js';
+import { parseIndex } from '../oci/manifest.js';
+import { NODE_PLATFORMS, pickManifest } from '../oci/platform.js';
+import { classifyImage, inspectContent, type ImageInfo } from './unikraft.js';
 
 export interface CentralRegistryConfig {
   /** `http://127.0.0.1:5000`, `https://registry.example.com`, or `host[:port]`. */
@@ -37,14 +45,18 @@ export interface CentralRegistryConfig {
 
 export interface ImagePullerOptions {
   /** The node's local store: resolves what the LocalRegistry holds to a rootfs. */
-  store: ImageStore;
+  store: LocalImages;
   registry: LocalRegistry;
   central?: CentralRegistryConfig | undefined;
   logger?: Logger;
   /** Registry request/stall timeout (ms). */
   timeoutMs?: number;
-  /** Name of the runtime and the image kinds it runs (default runc: plain OCI images). */
-  runtime?: { name: string; kinds: readonly string[] };
+  /** True for an image kind (`oci`, `unikernel`, `rom`, `initrd`, `urunc`) some runtime driver of the node runs (default: `oci`). */
+  runnable?: (kind: string) => boolean;
+  /** Named in the refusal of an image no driver runs (default `runc`). */
+  driverName?: string;
+  /** Keeps digests from collection and removal while an instance is created from them (the image service's lease). */
+  lease?: (digests: readonly string[]) => Promise<() => void>;
 }
 
 export interface PullOutcome extends PullResult {
@@ -62,7 +74,6 @@ export interface LocalHit {
 /** Container layers up to this size are searched for urunc's /urunc.json when classifying. */
 const INSPECT_MAX_BYTES = 16 * 1024 * 1024;
 
-const REPO_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 const KIND_WORDS: Record<string, string> = {
   unikernel: 'unikernel',
@@ -72,12 +83,14 @@ const KIND_WORDS: Record<string, string> = {
 };
 
 export class ImagePuller implements ImageStore {
-  private readonly store: ImageStore;
+  private readonly store: LocalImages;
   private readonly registry: LocalRegistry;
   private readonly central: CentralRegistryConfig | undefined;
   private readonly log: Logger;
   private readonly timeoutMs: number | undefined;
-  private readonly runtime: { name: string; kinds: readonly string[] };
+  private readonly runnable: (kind: string) => boolean;
+  private readonly driverName: string;
+  private readonly lease: (digests: readonly string[]) => Promise<() => void>;
   private readonly inflight = new Map<string, Promise<PullOutcome>>();
   /** manifest digest → classification (content-addressed, so never stale). */
   private readonly infoCache = new Map<string, ImageInfo>();
@@ -88,7 +101,9 @@ export class ImagePuller implements ImageStore {
     this.central = o.central;
     this.log = o.logger ?? silentLogger;
     this.timeoutMs = o.timeoutMs;
-    this.runtime = o.runtime ?? { name: 'runc', kinds: ['oci'] };
+    this.runnable = o.runnable ?? ((kind) => kind === 'oci');
+    this.driverName = o.driverName ?? 'runc';
+    this.lease = o.lease ?? (async () => () => undefined);
   }
 
   list(): Promise<ImageRecord[]> {
@@ -111,8 +126,15 @@ export class ImagePuller implements ImageStore {
       }
       if (!hit) throw new HangarError('not_found', `image '${ref}' not found on this node (and no central registry is configured to pull it from)`);
     }
-    await this.checkRunnable(ref, hit);
-    return this.store.resolve(resolveAs);
+    const digest = hit.manifest.digest;
+    const release = await this.lease([digest]);
+    try {
+      await this.checkRunnable(ref, hit);
+      const canonical = r.digest ? `${hit.repo}@${digest}` : `${hit.repo}:${r.tag ?? DEFAULT_TAG}`;
+      return await this.store.resolveStored({ asked: resolveAs, ref: canonical, repo: hit.repo, digest });
+    } finally {
+      release();
+    }
   }
 
   /** True when `ref` names a registry to pull from (its own host, or central). */
@@ -124,7 +146,7 @@ export class ImagePuller implements ImageStore {
   async localHit(r: ImageReference): Promise<LocalHit | undefined> {
     const reference = r.digest ?? r.tag ?? 'latest';
     for (const name of lookupNames(r)) {
-      if (!REPO_RE.test(name)) continue;
+      if (!isRepositoryName(name)) continue;
       const m = await this.registry.getManifest(name, reference).catch(() => undefined);
       if (m) return { repo: name, manifest: m };
     }
@@ -170,7 +192,7 @@ export class ImagePuller implements ImageStore {
     let m = manifest;
     let descriptor: Parameters<typeof classifyImage>[2];
     if (INDEX_TYPES.has(m.mediaType)) {
-      const pick = pickManifest(parseIndex(m.body));
+      const pick = pickManifest(parseIndex(m.body), NODE_PLATFORMS);
       const child = pick ? await this.registry.getManifest(repo, pick.digest) : undefined;
       if (!pick || !child) throw new HangarError('invalid_argument', `${repo}@${manifest.digest} has no image this node can use`, { field: 'image' });
       m = child;
@@ -190,11 +212,11 @@ export class ImagePuller implements ImageStore {
 
   private async checkRunnable(ref: string, hit: LocalHit): Promise<void> {
     const info = await this.describe(hit.repo, hit.manifest);
-    if (this.runtime.kinds.includes(info.kind)) return;
+    if (this.runnable(info.kind)) return;
     const what = KIND_WORDS[info.kind] ?? info.kind;
     throw new HangarError(
       'invalid_argument',
-      `'${ref}' is a unikernel/ROM image (${what}${info.platform ? `, ${info.platform}` : ''}); the ${this.runtime.name} driver cannot run it`,
+      `'${ref}' is a unikernel/ROM image (${what}${info.platform ? `, ${info.platform}` : ''}); the ${this.driverName} driver cannot run it`,
       { field: 'image' },
     );
   }

@@ -16,11 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HangarError } from '../lib/errors.js';
 import type { Progress, PushBlobResult, RegistryClient } from '../distribution/client.js';
-import { sha256 } from './digest.js';
-import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, INDEX_TYPES, MANIFEST_TYPES, MT } from './media-types.js';
+import { sha256 } from '../lib/digest.js';
+import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, INDEX_TYPES, MANIFEST_TYPES, MT } from '../oci/media-types.js';
 import { extractOciArchive } from './oci-archive.js';
 import { blobPath } from './oci-layout.js';
-import { parseIndex, type IndexEntry } from './unikraft.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { parseIndex } from '../oci/manifest.js';
 
 export interface PushOptions {
   onProgress?: Progress;
@@ -63,7 +64,7 @@ async function readDoc(layout: string, e: { digest: string; size: number; mediaT
 }
 
 /** The entry of index.json to push under `tag` (or index.json itself, for one image per platform). */
-function chooseTop(entries: IndexEntry[], indexJson: Buffer, tag: string): { entry?: IndexEntry; wholeIndex?: Doc } {
+function chooseTop(entries: Descriptor[], indexJson: Buffer, tag: string): { entry?: Descriptor; wholeIndex?: Doc } {
   const images = entries.filter((e) => MANIFEST_TYPES.has(e.mediaType) || INDEX_TYPES.has(e.mediaType));
   if (images.length === 0) throw bad('index.json lists no manifests');
   const named = images.filter((e) => {
@@ -71,7 +72,7 @@ function chooseTop(entries: IndexEntry[], indexJson: Buffer, tag: string): { ent
     const full = a[ANNOTATION_CONTAINERD_NAME] ?? a[ANNOTATION_REF_NAME] ?? '';
     return a[ANNOTATION_REF_NAME] === tag || full.endsWith(`:${tag}`);
   });
-  const distinct = (l: IndexEntry[]): Set<string> => new Set(l.map((e) => e.digest));
+  const distinct = (l: Descriptor[]): Set<string> => new Set(l.map((e) => e.digest));
   if (distinct(named).size === 1) return { entry: named[0]! };
   if (distinct(images).size === 1) return { entry: images[0]! };
   const platforms = images.map((e) => (e.platform ? `${e.platform.os}/${e.platform.architecture}/${e.platform.variant ?? ''}` : undefined));

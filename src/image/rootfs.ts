@@ -8,8 +8,8 @@ import { chmod, lchown, mkdir, open, readdir, rename, rm } from 'node:fs/promise
 import { join } from 'node:path';
 import { HangarError, asHangarError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { digestHex } from './digest.js';
-import { tempName } from './fs-util.js';
+import { digestHex } from '../lib/digest.js';
+import { tempName } from '../lib/fs-util.js';
 import type { LayerDescriptor } from './oci-layout.js';
 import { lstatOrNull, resolveDirInRoot } from './secure-path.js';
 import { unpackLayers } from './unpack.js';

@@ -15,50 +15,59 @@
  */
 import { mkdir, readdir, readFile, rename, rm, stat, chmod } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import type { ImageConfig, ImageRecord, ImageStore, ResolvedImage } from '../core/ports/images.js';
+import { MemoryPinStore } from '../core/images/memory-pins.js';
+import { ImageInUseError, ImageService } from '../core/images/service.js';
+import { systemClock } from '../core/ports/clock.js';
+import type { ImageRecord, ImageStore, ResolvedImage } from '../core/ports/images.js';
 import { HangarError, asHangarError, invalid } from '../lib/errors.js';
+import { isStaleTemp, tempName } from '../lib/fs-util.js';
 import { SANDBOX_ID_BASE } from '../lib/idmap.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import { Mutex } from '../lib/mutex.js';
+import { indexChildren } from '../oci/manifest.js';
+import { DEFAULT_TAG, lookupNames, parseReference, repositoryName, type ImageReference } from '../oci/reference.js';
 import type { LocalRegistry } from '../registry/ports.js';
 import { DiskRegistry } from '../registry/store.js';
-import { copyVerified, writeVerified } from './blobs.js';
-import { isStaleTemp, tempName } from './fs-util.js';
-import { scanLayer } from './layer-check.js';
-import { INDEX_TYPES, MANIFEST_TYPES } from './media-types.js';
+import { EMPTY_CONFIG, ImageFactsCache, type ImageFacts } from './facts.js';
 import { nameImages } from './naming.js';
 import { extractOciArchive } from './oci-archive.js';
-import { blobPath, pickFromIndex, readImageByManifest, readOciLayout, verifyBlobFile, type Descriptor, type LayerDescriptor, type LayoutImage } from './oci-layout.js';
-import { DEFAULT_TAG, lookupNames, parseReference, repositoryName, type ImageReference } from './reference.js';
+import { readOciLayout } from './oci-layout.js';
 import { RootfsCache } from './rootfs.js';
+import { stageBlobs } from './stage.js';
 
 export interface LocalImageStoreOptions {
   /** Directory of the store, normally $HANGAR_HOME/images. */
   root: string;
   /** The node's registry storage; default: a DiskRegistry rooted at `root`, opened by init(). */
   registry?: LocalRegistry;
-  /** True when an instance uses this image digest: remove() refuses to drop its last tag, gc keeps it. */
-  inUse?: (digest: string) => boolean;
+  /** Whether an image may be removed and what gc keeps (default: a service that knows no holders or pins). */
+  rules?: ImageRules;
   logger?: Logger;
   /** Host id of uid/gid 0 inside sandboxes (default SANDBOX_ID_BASE). */
   idBase?: number;
 }
 
+/** An image the registry holds, as a lookup found it. */
+export interface StoredImage {
+  /** The reference as the caller gave it (for messages). */
+  asked: string;
+  /** Canonical: `repo:tag`, or `repo@sha256:…` when asked by digest. */
+  ref: string;
+  repo: string;
+  digest: string;
+}
+
+/** The local store as the puller needs it: a lookup it did is not done again. */
+export interface LocalImages extends ImageStore {
+  resolveStored(image: StoredImage): Promise<ResolvedImage>;
+}
+
+/** What the store asks the image service: may this go, what must gc keep. */
+export type ImageRules = Pick<ImageService, 'guardRemoval' | 'collect' | 'refusal'>;
+
 export interface ImportOptions {
   /** Store the image under this `name[:tag]` instead of the name its annotations give. */
   ref?: string;
-}
-
-/** What list() and resolve() need of an image, read once per (immutable) digest. */
-interface ImageFacts {
-  /** The platform manifest (the target itself, or the linux/amd64 entry of an index). */
-  manifest: { digest: string; layers: LayerDescriptor[] };
-  config: ImageConfig;
-  sizeBytes: number;
-  /** False for images without a runnable container rootfs (Unikraft ROM/initrd packages, artifacts). */
-  runnable: boolean;
-  /** Why it is not runnable. */
-  problem?: string;
 }
 
 interface Hit {
@@ -68,19 +77,17 @@ interface Hit {
   updatedAt?: string;
 }
 
-const EMPTY_CONFIG: ImageConfig = { entrypoint: [], cmd: [], env: [], workingDir: '', user: '' };
-
 const notOnNode = (ref: string): HangarError => new HangarError('not_found', `image '${ref}' not found on this node`);
 
-export class LocalImageStore implements ImageStore {
+export class LocalImageStore implements LocalImages {
   readonly root: string;
   readonly registry: LocalRegistry;
   private readonly ownRegistry: DiskRegistry | undefined;
   private readonly tmpDir: string;
   private readonly log: Logger;
-  private readonly inUse: (digest: string) => boolean;
+  private readonly rules: ImageRules;
   private readonly rootfs: RootfsCache;
-  private readonly facts = new Map<string, ImageFacts>();
+  private readonly facts: ImageFactsCache;
   /** Serialises imports, removals and gc. */
   private readonly mutex = new Mutex();
   private ready = false;
@@ -89,13 +96,14 @@ export class LocalImageStore implements ImageStore {
     this.root = resolvePath(opts.root);
     this.tmpDir = join(this.root, 'tmp');
     this.log = opts.logger ?? silentLogger;
-    this.inUse = opts.inUse ?? (() => false);
+    this.rules = opts.rules ?? new ImageService({ pins: new MemoryPinStore(), clock: systemClock });
     if (opts.registry) this.registry = opts.registry;
     else {
-      this.ownRegistry = new DiskRegistry({ root: this.root, logger: this.log, inUse: this.inUse });
+      this.ownRegistry = new DiskRegistry({ root: this.root, logger: this.log });
       this.registry = this.ownRegistry;
     }
     this.rootfs = new RootfsCache(join(this.root, 'rootfs'), this.tmpDir, (d) => this.registry.blobPath(d), opts.idBase ?? SANDBOX_ID_BASE, this.log);
+    this.facts = new ImageFactsCache(this.registry);
   }
 
   /** Creates the directories, removes temp leftovers and rootfs trees whose image is gone; migrates a pre-registry refs.json. */
@@ -110,7 +118,7 @@ export class LocalImageStore implements ImageStore {
     }
     await this.migrateRefsJson();
     this.ready = true;
-    await this.mutex.run(() => this.sweepRootfs());
+    await this.mutex.run(() => this.rules.collect((keep) => this.sweepRootfs(keep)));
   }
 
   /** Closes the registry the store opened itself. */
@@ -157,7 +165,7 @@ export class LocalImageStore implements ImageStore {
       const images = await readOciLayout(layoutDir);
       const named = nameImages(images, src, opts.ref);
       const records = await this.mutex.run(async () => {
-        const staged = await this.stage(named.map((n) => n.image), layoutDir, staging, fromArchive);
+        const staged = await stageBlobs(this.registry, named.map((n) => n.image), layoutDir, staging, fromArchive);
         for (const [digest, { file, size }] of staged) await this.registry.putBlobFile(file, { digest, size });
         const out: ImageRecord[] = [];
         for (const { ref, image } of named) {
@@ -165,9 +173,9 @@ export class LocalImageStore implements ImageStore {
           const repo = repositoryName(r);
           const tag = r.tag ?? DEFAULT_TAG;
           await this.registry.putManifest(repo, tag, image.manifestBytes, image.manifest.mediaType);
-          this.facts.set(image.manifest.digest, factsOf(image));
+          const facts = this.facts.remember(image);
           const info = (await this.registry.tags(repo)).find((t) => t.tag === tag);
-          out.push(this.record({ repo, tag, digest: image.manifest.digest, ...(info ? { updatedAt: info.updatedAt } : {}) }, this.facts.get(image.manifest.digest)!));
+          out.push(this.record({ repo, tag, digest: image.manifest.digest, ...(info ? { updatedAt: info.updatedAt } : {}) }, facts));
         }
         return out;
       });
@@ -178,43 +186,6 @@ export class LocalImageStore implements ImageStore {
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
-  }
-
-  /** Verifies and stages every blob the images need that the registry lacks; returns digest → staged file. */
-  private async stage(images: readonly LayoutImage[], layoutDir: string, staging: string, inPlace: boolean): Promise<Map<string, { file: string; size: number }>> {
-    const staged = new Map<string, { file: string; size: number }>();
-    const blobDir = join(staging, 'blobs');
-    await mkdir(blobDir, { recursive: true });
-    const stagedPath = (digest: string): string => join(blobDir, digest.slice('sha256:'.length));
-    for (const img of images) {
-      if (await this.registry.hasBlob(img.manifest.digest)) continue; // stored before, verified then
-      for (const [i, layer] of img.layers.entries()) {
-        if (staged.has(layer.digest)) continue;
-        let file: string;
-        if (await this.registry.hasBlob(layer.digest)) {
-          file = this.registry.blobPath(layer.digest);
-        } else if (inPlace) {
-          // Extracted from an archive into our own staging area: verify where it lies.
-          file = blobPath(layoutDir, layer.digest);
-          await verifyBlobFile(file, layer, `layer ${i}`);
-          staged.set(layer.digest, { file, size: layer.size });
-        } else {
-          file = stagedPath(layer.digest);
-          await copyVerified(blobPath(layoutDir, layer.digest), file, layer, `layer ${i}`);
-          staged.set(layer.digest, { file, size: layer.size });
-        }
-        const diffId = await scanLayer(file, layer.compression, `layer ${i}`);
-        if (diffId !== layer.diffId) {
-          throw invalid('image', `layer ${i} (${layer.digest}): uncompressed content hashes to ${diffId}, the image config's diff_id is ${layer.diffId}`);
-        }
-      }
-      const cfg = img.configDescriptor;
-      if (!staged.has(cfg.digest) && !(await this.registry.hasBlob(cfg.digest))) {
-        await writeVerified(img.configBytes, stagedPath(cfg.digest), cfg.digest);
-        staged.set(cfg.digest, { file: stagedPath(cfg.digest), size: cfg.size });
-      }
-    }
-    return staged;
   }
 
   /** Finds the repository and manifest a reference means: the full name first, then the name without its registry host. */
@@ -229,40 +200,6 @@ export class LocalImageStore implements ImageStore {
       if (t) return { repo, tag, digest: t.digest, updatedAt: t.updatedAt };
     }
     return undefined;
-  }
-
-  /** Facts of the image `digest` in `repo`; an index resolves to its linux/amd64 manifest. */
-  private async factsFor(repo: string, digest: string): Promise<ImageFacts> {
-    const cached = this.facts.get(digest);
-    if (cached) return cached;
-    const stored = await this.registry.getManifest(repo, digest);
-    if (!stored) throw notOnNode(`${repo}@${digest}`);
-    const top: Descriptor = { mediaType: stored.mediaType, digest, size: stored.body.length };
-    const src = (d: string): string => this.registry.blobPath(d);
-    let facts: ImageFacts;
-    try {
-      const desc = INDEX_TYPES.has(top.mediaType) ? await pickFromIndex(src, top) : top;
-      if (!MANIFEST_TYPES.has(desc.mediaType)) throw invalid('image', `unexpected manifest type ${desc.mediaType}`);
-      facts = factsOf(await readImageByManifest(src, desc));
-    } catch (e) {
-      const err = asHangarError(e);
-      if (err.kind !== 'invalid_argument') throw err;
-      facts = await this.unrunnableFacts(top, err.message);
-    }
-    this.facts.set(digest, facts);
-    return facts;
-  }
-
-  /** Best-effort facts of an image that is no runnable container image (Unikraft package, artifact). */
-  private async unrunnableFacts(top: Descriptor, problem: string): Promise<ImageFacts> {
-    let sizeBytes = 0;
-    try {
-      const doc = JSON.parse(await readFile(this.registry.blobPath(top.digest), 'utf8')) as { layers?: Array<{ size?: unknown }> };
-      for (const l of doc.layers ?? []) if (typeof l.size === 'number') sizeBytes += l.size;
-    } catch {
-      // keep 0
-    }
-    return { manifest: { digest: top.digest, layers: [] }, config: EMPTY_CONFIG, sizeBytes, runnable: false, problem };
   }
 
   private record(hit: Hit, f: ImageFacts): ImageRecord {
@@ -285,16 +222,16 @@ export class LocalImageStore implements ImageStore {
     const r = parseReference(ref, 'image');
     const hit = await this.lookup(r);
     if (!hit) throw notOnNode(ref);
-    const f = await this.factsFor(hit.repo, hit.digest);
-    if (!f.runnable) throw invalid('image', `image '${ref}' cannot run in a container sandbox: ${f.problem ?? 'no rootfs'}`);
+    return this.resolveStored({ asked: ref, ref: r.digest ? `${hit.repo}@${hit.digest}` : `${hit.repo}:${hit.tag!}`, repo: hit.repo, digest: hit.digest });
+  }
+
+  /** Resolves an image already found in the registry (by the puller) to its unpacked rootfs: no second lookup. */
+  async resolveStored(image: StoredImage): Promise<ResolvedImage> {
+    this.check();
+    const f = await this.facts.get(image.repo, image.digest);
+    if (!f.runnable) throw invalid('image', `image '${image.asked}' cannot run in a container sandbox: ${f.problem ?? 'no rootfs'}`);
     const rootfs = await this.rootfs.ensure(f.manifest);
-    return {
-      ref: r.digest ? `${hit.repo}@${hit.digest}` : `${hit.repo}:${hit.tag!}`,
-      digest: hit.digest,
-      rootfs,
-      config: structuredClone(f.config),
-      sizeBytes: f.sizeBytes,
-    };
+    return { ref: image.ref, digest: image.digest, rootfs, config: structuredClone(f.config), sizeBytes: f.sizeBytes };
   }
 
   /** The record of one ref (same lookup rules as resolve), without unpacking anything. */
@@ -302,7 +239,7 @@ export class LocalImageStore implements ImageStore {
     this.check();
     const hit = await this.lookup(parseReference(ref, 'image'));
     if (!hit) throw notOnNode(ref);
-    return this.record(hit, await this.factsFor(hit.repo, hit.digest));
+    return this.record(hit, await this.facts.get(hit.repo, hit.digest));
   }
 
   /** One record per tag, sorted by ref. */
@@ -312,7 +249,7 @@ export class LocalImageStore implements ImageStore {
     for (const repo of await this.registry.repositories()) {
       for (const t of await this.registry.tags(repo)) {
         try {
-          out.push(this.record({ repo, tag: t.tag, digest: t.digest, updatedAt: t.updatedAt }, await this.factsFor(repo, t.digest)));
+          out.push(this.record({ repo, tag: t.tag, digest: t.digest, updatedAt: t.updatedAt }, await this.facts.get(repo, t.digest)));
         } catch (e) {
           this.log.warn({ repo, tag: t.tag, err: asHangarError(e).message }, 'cannot read a tagged image; not listed');
         }
@@ -334,24 +271,36 @@ export class LocalImageStore implements ImageStore {
       const hits = await this.removalHits(r);
       if (hits.length === 0) throw notOnNode(ref);
       const digest = hits[0]!.digest;
-      const removedTags = new Set(hits.filter((h) => h.tag !== undefined).map((h) => `${h.repo}:${h.tag!}`));
-      if (this.inUse(digest)) {
-        let otherTags = 0;
-        for (const repo of await this.registry.repositories()) {
-          for (const t of await this.registry.tags(repo)) if (t.digest === digest && !removedTags.has(`${repo}:${t.tag}`)) otherTags++;
-        }
-        if (otherTags === 0) throw new HangarError('failed_precondition', `image '${ref}' (${digest}) is used by an instance; delete the instance first`);
-      }
-      const records: ImageRecord[] = [];
-      for (const h of hits) records.push(this.record(h, await this.factsFor(h.repo, h.digest).catch(() => ({ manifest: { digest, layers: [] }, config: EMPTY_CONFIG, sizeBytes: 0, runnable: false }))));
       const repo = hits[0]!.repo;
-      for (const h of hits) if (h.tag !== undefined) await this.registry.deleteTag(h.repo, h.tag);
-      const stillTagged = (await this.registry.tags(repo)).some((t) => t.digest === digest);
-      if (!stillTagged && !this.inUse(digest)) await this.registry.deleteManifest(repo, digest).catch(() => undefined);
-      await this.collect();
+      const removedTags = new Set(hits.filter((h) => h.tag !== undefined).map((h) => `${h.repo}:${h.tag!}`));
+      let otherTags = 0;
+      for (const other of await this.registry.repositories()) {
+        for (const t of await this.registry.tags(other)) if (t.digest === digest && !removedTags.has(`${other}:${t.tag}`)) otherTags++;
+      }
+      const target = { ref, digest, children: await this.childrenOf(repo, digest), lastTag: otherTags === 0 };
+      const records: ImageRecord[] = [];
+      for (const h of hits) records.push(this.record(h, await this.facts.get(h.repo, h.digest).catch(() => ({ manifest: { digest, layers: [] }, config: EMPTY_CONFIG, sizeBytes: 0, runnable: false }))));
+      await this.rules
+        .guardRemoval(target, async () => {
+          for (const h of hits) if (h.tag !== undefined) await this.registry.deleteTag(h.repo, h.tag);
+          const stillTagged = (await this.registry.tags(repo)).some((t) => t.digest === digest);
+          // Another repository's tag may keep a used image: its manifest here stays for the instances' restarts.
+          if (!stillTagged && !(await this.rules.refusal({ ...target, lastTag: true }))) await this.registry.deleteManifest(repo, digest).catch(() => undefined);
+        })
+        .catch((e: unknown) => {
+          if (e instanceof ImageInUseError) throw new HangarError('failed_precondition', `image '${ref}' (${digest}) is ${e.pinned ? 'pinned' : 'used by an instance'}; ${e.pinned ? 'unpin it' : 'delete the instance'} first`);
+          throw e;
+        });
+      await this.rules.collect((keep) => this.collect(keep));
       for (const rec of records) this.log.info({ ref: rec.ref, digest: rec.digest }, 'removed image');
       return records;
     });
+  }
+
+  /** The entries of an index (instances may run one of them), none for a manifest. */
+  private async childrenOf(repo: string, digest: string): Promise<string[]> {
+    const m = await this.registry.getManifest(repo, digest);
+    return m ? indexChildren(m) : [];
   }
 
   private async removalHits(r: ImageReference): Promise<Hit[]> {
@@ -371,34 +320,28 @@ export class LocalImageStore implements ImageStore {
 
   /**
    * Garbage collection: untagged images and blobs nothing needs, except what
-   * instances use (`inUse`, and the extra `keep`), then their rootfs trees.
+   * the rules keep (in use, pinned) and the extra `keep`, then their rootfs trees.
    * Returns the manifest digests removed.
    */
   async prune(keep: (digest: string) => boolean = () => false): Promise<string[]> {
     this.check();
-    return this.mutex.run(() => this.collect(keep));
+    return this.mutex.run(() => this.rules.collect((kept) => this.collect((d) => kept(d) || keep(d))));
   }
 
-  private async collect(keep: (digest: string) => boolean = () => false): Promise<string[]> {
-    const memo = new Map<string, boolean>(); // inUse may be costly (it asks the instance store); once per digest and run
-    const pinned = (d: string): boolean => {
-      let v = memo.get(d);
-      if (v === undefined) memo.set(d, (v = this.inUse(d) || keep(d)));
-      return v;
-    };
-    const res = await this.registry.gc(pinned);
-    for (const d of res.removedManifests) this.facts.delete(d);
+  private async collect(keep: (digest: string) => boolean): Promise<string[]> {
+    const res = await this.registry.gc(keep);
+    for (const d of res.removedManifests) this.facts.forget(d);
     await this.sweepRootfs(keep);
     return res.removedManifests;
   }
 
-  /** Removes rootfs trees whose manifest the registry no longer holds (unless an instance uses it), and stray entries. */
-  private async sweepRootfs(keep: (digest: string) => boolean = () => false): Promise<void> {
+  /** Removes rootfs trees whose manifest the registry no longer holds (unless kept: an instance uses it), and stray entries. */
+  private async sweepRootfs(keep: (digest: string) => boolean): Promise<void> {
     const { digests, strays } = await this.rootfs.list();
     for (const d of digests) {
-      if (this.inUse(d) || keep(d) || (await this.registry.hasBlob(d))) continue;
+      if (keep(d) || (await this.registry.hasBlob(d))) continue;
       await this.rootfs.remove(d);
-      this.facts.delete(d);
+      this.facts.forget(d);
     }
     for (const s of strays) await rm(s, { recursive: true, force: true });
   }
@@ -427,6 +370,3 @@ export class LocalImageStore implements ImageStore {
     this.log.info({ refs: Object.keys(doc.refs ?? {}).length }, 'migrated refs.json into the registry');
   }
 }
-
-/** Facts of an image readOciLayout/readImageByManifest accepted (so every layer is an unpackable tar). */
-const factsOf = (img: LayoutImage): ImageFacts => ({ manifest: { digest: img.manifest.digest, layers: img.layers }, config: img.config, sizeBytes: img.sizeBytes, runnable: true });

@@ -24,7 +24,11 @@ import { open } from 'node:fs/promises';
 import type { ImageConfig } from '../core/ports/images.js';
 import { HangarError } from '../lib/errors.js';
 import { openDecompressed } from './decompress.js';
-import { CONFIG_TYPES, INDEX_TYPES, MANIFEST_TYPES, layerCompression } from './media-types.js';
+import type { Descriptor, Platform } from '../oci/descriptor.js';
+import { parseJsonObject, isObject } from '../oci/descriptor.js';
+import { parseImageManifest } from '../oci/manifest.js';
+import { CONFIG_TYPES, layerCompression } from '../oci/media-types.js';
+import { platformString } from '../oci/platform.js';
 import { forEachTarEntry, readEntryData } from './tar-reader.js';
 
 export const UNIKRAFT = {
@@ -60,27 +64,12 @@ export const UNIKRAFT_PLATFORMS: ReadonlySet<string> = new Set(['kraftcloud', 'q
 export type ImageKind = 'oci' | 'unikernel' | 'rom' | 'initrd' | 'urunc';
 export type RomFormat = 'erofs' | 'cpio' | 'raw';
 
-export interface PlatformInfo {
-  os: string;
-  architecture: string;
-  variant?: string;
-  'os.version'?: string;
-  'os.features'?: string[];
-}
-
-export interface LayerInfo {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-}
-
-export interface KernelPart extends LayerInfo {
+export interface KernelPart extends Descriptor {
   /** Path of the file inside the layer's tar, from the annotation (e.g. `/unikraft/bin/kernel`). */
   path: string;
 }
 
-export interface RomPart extends LayerInfo {
+export interface RomPart extends Descriptor {
   /** `org.opencontainers.image.title` or `org.unikraft.image.name` of the layer, when set. */
   name?: string;
   /** Known after inspectContent(). */
@@ -117,24 +106,12 @@ export interface ImageInfo {
   urunc?: UruncInfo;
   created?: string;
   configDigest: string;
-  layers: LayerInfo[];
+  layers: Descriptor[];
   /** Sum of layer sizes plus the config. */
   sizeBytes: number;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const bad = (msg: string): HangarError => new HangarError('invalid_argument', msg, { field: 'image' });
-
-function json(body: Buffer, what: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch (e) {
-    throw bad(`${what} is not valid JSON (${(e as Error).message})`);
-  }
-  if (!isObject(v)) throw bad(`${what} is not a JSON object`);
-  return v;
-}
 
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
@@ -147,30 +124,8 @@ function stringMap(v: unknown): Record<string, string> {
   return out;
 }
 
-function layerInfo(v: unknown, what: string): LayerInfo {
-  if (!isObject(v) || typeof v['mediaType'] !== 'string' || typeof v['digest'] !== 'string' || typeof v['size'] !== 'number') {
-    throw bad(`${what}: not a descriptor {mediaType, digest, size}`);
-  }
-  const l: LayerInfo = { mediaType: v['mediaType'], digest: v['digest'], size: v['size'] };
-  const a = stringMap(v['annotations']);
-  if (Object.keys(a).length > 0) l.annotations = a;
-  return l;
-}
-
-/** `qemu/x86_64` for a platform object. */
-export function platformString(p: { os?: string | undefined; architecture?: string | undefined; variant?: string | undefined } | undefined): string | undefined {
-  if (!p || !p.os || !p.architecture) return undefined;
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
-}
-
 /** True for a kraftkit/unikraft platform (`os` is a VMM platform rather than `linux`). */
 export const isUnikraftPlatform = (p: { os?: string | undefined } | undefined): boolean => p?.os !== undefined && UNIKRAFT_PLATFORMS.has(p.os);
-
-/** x86_64 and amd64 are the same machine (unikraft says one, OCI the other). */
-export const sameArch = (a: string | undefined, b: string): boolean => {
-  const norm = (x: string): string => (x === 'x86_64' ? 'amd64' : x === 'aarch64' ? 'arm64' : x);
-  return a !== undefined && norm(a) === norm(b);
-};
 
 function uruncFrom(values: Record<string, string>, source: UruncInfo['source']): UruncInfo | undefined {
   const picked: Record<string, string> = {};
@@ -202,15 +157,12 @@ export function parseUruncJson(text: string): UruncInfo | undefined {
  * that led to it (its platform and annotations count too). Only structure is
  * read here; inspectContent() looks inside the blobs.
  */
-export function classifyImage(manifestBody: Buffer, configBody: Buffer, descriptor?: { platform?: PlatformInfo | undefined; annotations?: Record<string, string> | undefined }): ImageInfo {
-  const m = json(manifestBody, 'manifest');
-  if (m['schemaVersion'] !== 2) throw bad('manifest: schemaVersion must be 2');
-  if (m['mediaType'] !== undefined && !MANIFEST_TYPES.has(String(m['mediaType']))) throw bad(`manifest: unexpected mediaType '${String(m['mediaType']).slice(0, 100)}'`);
-  const configDesc = layerInfo(m['config'], 'manifest config');
+export function classifyImage(manifestBody: Buffer, configBody: Buffer, descriptor?: { platform?: Platform | undefined; annotations?: Record<string, string> | undefined }): ImageInfo {
+  const m = parseImageManifest(manifestBody);
+  const configDesc = m.config;
   if (!CONFIG_TYPES.has(configDesc.mediaType)) throw bad(`config mediaType '${configDesc.mediaType.slice(0, 100)}' is not an image config`);
-  if (!Array.isArray(m['layers'])) throw bad("manifest: 'layers' must be an array");
-  const layers = (m['layers'] as unknown[]).map((l, i) => layerInfo(l, `manifest layers[${i}]`));
-  const cfg = json(configBody, 'config');
+  const layers = m.layers;
+  const cfg = parseJsonObject(configBody, 'config');
   const c = isObject(cfg['config']) ? cfg['config'] : {};
   const config: ImageConfig = {
     entrypoint: strings(c['Entrypoint']),
@@ -220,9 +172,9 @@ export function classifyImage(manifestBody: Buffer, configBody: Buffer, descript
     user: typeof c['User'] === 'string' ? c['User'] : '',
   };
   const labels = stringMap(c['Labels']);
-  const annotations = { ...(descriptor?.annotations ?? {}), ...stringMap(m['annotations']) };
+  const annotations = { ...(descriptor?.annotations ?? {}), ...(m.annotations ?? {}) };
 
-  const platform: PlatformInfo | undefined =
+  const platform: Platform | undefined =
     descriptor?.platform ?? (typeof cfg['os'] === 'string' && typeof cfg['architecture'] === 'string' ? { os: cfg['os'], architecture: cfg['architecture'] } : undefined);
   const osVersion = typeof cfg['os.version'] === 'string' ? cfg['os.version'] : (descriptor?.platform?.['os.version'] ?? annotations[UNIKRAFT.annotations.kernelVersion]);
   const osFeatures = strings(cfg['os.features']).length > 0 ? strings(cfg['os.features']) : (descriptor?.platform?.['os.features'] ?? []);
@@ -286,61 +238,6 @@ export function classifyImage(manifestBody: Buffer, configBody: Buffer, descript
 
 /** True when the image is something only a kernel-booting driver can run (UKC's `initrd_or_rom`). */
 export const isKernelOrRomImage = (info: Pick<ImageInfo, 'kind'>): boolean => info.kind !== 'oci';
-
-export interface IndexEntry {
-  mediaType: string;
-  digest: string;
-  size: number;
-  platform?: PlatformInfo;
-  annotations?: Record<string, string>;
-}
-
-/** The entries of an image index (OCI or Docker manifest list). */
-export function parseIndex(body: Buffer): IndexEntry[] {
-  const doc = json(body, 'index');
-  if (doc['schemaVersion'] !== 2) throw bad('index: schemaVersion must be 2');
-  if (doc['mediaType'] !== undefined && !INDEX_TYPES.has(String(doc['mediaType']))) throw bad(`index: unexpected mediaType '${String(doc['mediaType']).slice(0, 100)}'`);
-  if (!Array.isArray(doc['manifests'])) throw bad("index: 'manifests' must be an array");
-  return (doc['manifests'] as unknown[]).map((d, i) => {
-    const l = layerInfo(d, `index manifests[${i}]`);
-    const e: IndexEntry = { mediaType: l.mediaType, digest: l.digest, size: l.size };
-    if (l.annotations) e.annotations = l.annotations;
-    const p = (d as Record<string, unknown>)['platform'];
-    if (isObject(p) && typeof p['os'] === 'string' && typeof p['architecture'] === 'string') {
-      const plat: PlatformInfo = { os: p['os'], architecture: p['architecture'] };
-      if (typeof p['variant'] === 'string') plat.variant = p['variant'];
-      if (typeof p['os.version'] === 'string') plat['os.version'] = p['os.version'];
-      if (Array.isArray(p['os.features'])) plat['os.features'] = strings(p['os.features']);
-      e.platform = plat;
-    }
-    return e;
-  });
-}
-
-/** Unikraft platforms in the order this node prefers them when an index offers several. */
-const PLATFORM_PREFERENCE = ['linux', 'kraftcloud', 'qemu', 'fc', 'firecracker', 'xen'];
-
-/**
- * The manifest of an index this node would run: linux/amd64 first, then a
- * unikraft platform for x86_64 (kraftcloud, qemu, fc, …); an entry without a
- * platform when it is the only one. Undefined when nothing fits.
- */
-export function pickManifest(entries: readonly IndexEntry[], arch = 'amd64'): IndexEntry | undefined {
-  const usable = entries.filter((e) => MANIFEST_TYPES.has(e.mediaType) || INDEX_TYPES.has(e.mediaType));
-  // Attestation manifests (buildkit) carry platform unknown/unknown.
-  const fitting = usable.filter((e) => e.platform && sameArch(e.platform.architecture, arch));
-  for (const os of PLATFORM_PREFERENCE) {
-    const hit = fitting.find((e) => e.platform!.os === os);
-    if (hit) return hit;
-  }
-  if (fitting[0]) return fitting[0];
-  const bare = usable.filter((e) => !e.platform);
-  return bare.length === 1 ? bare[0] : undefined;
-}
-
-/** Index entries that are for this machine's architecture (any platform), plus those without a platform. */
-export const entriesForArch = (entries: readonly IndexEntry[], arch = 'amd64'): IndexEntry[] =>
-  entries.filter((e) => (MANIFEST_TYPES.has(e.mediaType) || INDEX_TYPES.has(e.mediaType)) && (!e.platform || sameArch(e.platform.architecture, arch)));
 
 /** EROFS superblock magic at byte 1024 (little-endian 0xE0F5E1E2); CPIO `070701`/`070702`/`070707`; else raw. */
 export function detectRomFormat(head: Buffer): RomFormat {

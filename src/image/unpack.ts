@@ -23,8 +23,8 @@ import { HangarError, invalid } from '../lib/errors.js';
 import { SANDBOX_ID_BASE, SANDBOX_ID_COUNT } from '../lib/idmap.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import { openDecompressed } from './decompress.js';
-import { writeAll } from './fs-util.js';
-import type { Compression } from './media-types.js';
+import { writeAll } from '../lib/fs-util.js';
+import type { Compression } from '../oci/media-types.js';
 import { lstatOrNull, PathEscapeError, resolveDirInRoot } from './secure-path.js';
 import { forEachTarEntry, type ReadEntry } from './tar-reader.js';
 

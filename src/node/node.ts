@@ -5,6 +5,9 @@ import { createApi } from '../api/app.js';
 import { hashToken } from '../api/auth.js';
 import { serve } from '../api/server.js';
 import { Lifecycle } from '../core/instances/lifecycle.js';
+import { instanceImages } from '../core/images/instances.js';
+import type { PinRecord } from '../core/images/ports.js';
+import { ImageService } from '../core/images/service.js';
 import { InstanceService } from '../core/instances/service.js';
 import { systemClock } from '../core/ports/clock.js';
 import { NodeImageCatalog } from '../image/catalog.js';
@@ -59,23 +62,23 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   const store = new SqliteStore(join(config.home, 'state.db'));
   const { token } = await ensureAdmin(store, config.home);
   const nodeId = ensureNodeId(config.home, config.nodeId);
-  // One content store for /v2/ pushes, imports and the rootfs cache; what an instance uses is never collected or deleted.
-  // Pinned images (POST /v1/images) are kept like used ones.
-  let isPinned = (_digest: string): boolean => false;
-  const inUse = (digest: string): boolean => store.readSync.allInstances().some((i) => i.imageDigest === digest) || isPinned(digest);
-  const registry = new DiskRegistry({ root: join(config.home, 'images'), limits: config.registryLimits, inUse, logger });
+  // One content store for /v2/ pushes, imports and the rootfs cache; the image service says what instances use or pins
+  // keep (never collected or deleted), with pins in the registry's database.
+  const registry = new DiskRegistry({ root: join(config.home, 'images'), limits: config.registryLimits, logger });
   await registry.init();
-  const images = new LocalImageStore({ root: join(config.home, 'images'), registry, inUse, logger });
+  const pins = registry.pinTable<PinRecord>();
+  await pins.importJson(join(config.home, 'pins.json'), logger);
+  const imageService = new ImageService({ pins, clock: systemClock, sources: [instanceImages(() => store.allInstances())] });
+  const images = new LocalImageStore({ root: join(config.home, 'images'), registry, rules: imageService, logger });
   await images.init();
   // What the node lacks is pulled from the central registry (or the registry a full reference names) on first use.
-  const puller = new ImagePuller({ store: images, registry, central: config.central, logger });
-  const catalog = new NodeImageCatalog({ registry, puller, instances: () => store.readSync.allInstances(), userName: (u) => store.readSync.getUser(u)?.name, pinsFile: join(config.home, 'pins.json'), gc: (keep) => images.prune(keep), logger });
-  await catalog.init();
-  isPinned = (d) => catalog.isPinned(d);
-  const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
-  await network.init();
+  // Drivers come before the puller: which image kinds this node can run is theirs to say.
   const runtime = new RuncDriver({ stateDir: join(config.home, 'run'), shimPath: join(config.binDir, 'hangar-shim'), cgroupParent: config.cgroupParent, logger });
   const runtimes = new DriverRegistry([runtime], config.runtime);
+  const puller = new ImagePuller({ store: images, registry, central: config.central, logger, lease: (d) => imageService.lease(d), runnable: (kind) => runtimes.runsKind(kind), driverName: runtimes.default.name });
+  const catalog = new NodeImageCatalog({ registry, puller, images: imageService, userName: async (u) => (await store.getUser(u))?.name, gc: () => images.prune(), logger });
+  const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
+  await network.init();
   const logs = new FileLogStore(join(config.home, 'logs'));
   const lifecycle = new Lifecycle({ store, runtimes, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs });
   const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle });
@@ -86,7 +89,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
 
   const baseUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog }, logger);
-  app.route('/v2', createRegistryApi(registry, { userForToken: (t) => store.readSync.userByTokenHash(hashToken(t))?.name }));
+  app.route('/v2', createRegistryApi(registry, { userForToken: async (t) => (await store.userByTokenHash(hashToken(t)))?.name }, { guard: imageService }));
   let server: Server;
   try {
     server = await serve(app, config.host, config.port);

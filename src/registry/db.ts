@@ -2,7 +2,7 @@
  * The registry's metadata, in one small SQLite file (WAL) beside the blobs:
  * which blobs are stored and in which repositories they are linked, the
  * manifests of each repository with what they reference, tags, and upload
- * sessions. Blob and manifest bodies are files in the content store; a row
+ * sessions, and the pins that keep images (POST /v1/images). Blob and manifest bodies are files in the content store; a row
  * is what makes one visible, and rows change only inside transactions that
  * also move the files, so the two never disagree for a reader.
  */
@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS tags (
   PRIMARY KEY (repo, tag)
 );
 CREATE INDEX IF NOT EXISTS tags_by_digest ON tags(digest);
+-- a pin as its owner (the image service) wrote it: the registry only keeps it
+CREATE TABLE IF NOT EXISTS pins (
+  uuid TEXT PRIMARY KEY,
+  doc TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS uploads (
   uuid TEXT PRIMARY KEY,
   repo TEXT NOT NULL,
@@ -141,6 +146,9 @@ export function openRegistryDb(path: string) {
     insertUpload: db.prepare<[string, string, number, number]>('INSERT INTO uploads (uuid, repo, offset, created_ms, updated_ms) VALUES (?, ?, 0, ?, ?)'),
     setUploadOffset: db.prepare<[number, number, string]>('UPDATE uploads SET offset = ?, updated_ms = ? WHERE uuid = ?'),
     deleteUpload: db.prepare<[string]>('DELETE FROM uploads WHERE uuid = ?'),
+    allPins: db.prepare<[], { uuid: string; doc: string }>('SELECT uuid, doc FROM pins ORDER BY uuid'),
+    upsertPin: db.prepare<[string, string]>('INSERT INTO pins (uuid, doc) VALUES (?, ?) ON CONFLICT (uuid) DO UPDATE SET doc = excluded.doc'),
+    deletePin: db.prepare<[string]>('DELETE FROM pins WHERE uuid = ?'),
   };
   return { db, s };
 }

@@ -15,15 +15,8 @@
  */
 import type { Readable } from 'node:stream';
 
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  artifactType?: string;
-  platform?: { architecture: string; os: string; variant?: string; 'os.version'?: string; 'os.features'?: string[] };
-  urls?: string[];
-}
+export type { Descriptor } from '../oci/descriptor.js';
+import type { Descriptor } from '../oci/descriptor.js';
 
 export interface StoredManifest {
   digest: string;
@@ -93,3 +86,13 @@ export interface LocalRegistry {
    */
   gc(pinned: (digest: string) => boolean, opts?: { graceMs?: number }): Promise<{ removed: string[]; freedBytes: number; removedManifests: string[] }>;
 }
+
+/**
+ * Asked before /v2/ takes a manifest or a tag away; on a node the image
+ * service answers (it owns the in-use and pin rules) and runs the delete
+ * with nothing becoming used meanwhile.
+ */
+export interface RemovalGuard {
+  guardRemoval<T>(target: { ref: string; digest: string; children?: readonly string[]; lastTag: boolean }, remove: () => Promise<T>): Promise<T>;
+}
+

@@ -176,9 +176,6 @@ function asyncRepo(rows: Rows, run: <T>(op: () => T) => Promise<T>): UnitOfWork 
   return repo as unknown as UnitOfWork;
 }
 
-/** Synchronous reads, for the image side's callbacks that are not async yet. */
-export type SqliteSyncReads = Pick<Sync<UnitOfWork>, 'allInstances' | 'getInstance' | 'getInstanceByName' | 'getUser' | 'userByTokenHash'>;
-
 // The async methods are assigned in the constructor from METHODS.
 export interface SqliteStore extends UnitOfWork {}
 
@@ -194,7 +191,6 @@ export class SqliteStore implements Store {
   private readonly units = new Mutex();
   private inUnit = false;
   private readonly tx: UnitOfWork;
-  readonly readSync: SqliteSyncReads;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -205,7 +201,6 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     const rows = new Rows(this.db);
-    this.readSync = rows;
     Object.assign(this, asyncRepo(rows, (op) => this.run(op)));
     this.tx = asyncRepo(rows, now);
   }

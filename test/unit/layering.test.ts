@@ -11,16 +11,17 @@ const SRC = resolve(new URL('../../../src', import.meta.url).pathname);
 
 const ALLOWED: Record<string, string[]> = {
   lib: ['lib'],
-  core: ['core', 'lib'],
+  oci: ['oci', 'lib'],
+  core: ['core', 'oci', 'lib'],
   api: ['api', 'core', 'lib'],
   store: ['store', 'core', 'lib'],
-  registry: ['registry', 'lib'],
-  image: ['image', 'core', 'registry', 'distribution', 'lib'],
+  registry: ['registry', 'oci', 'lib'],
+  image: ['image', 'core', 'registry', 'distribution', 'oci', 'lib'],
   runtime: ['runtime', 'core', 'lib'],
   net: ['net', 'core', 'lib'],
   ingress: ['ingress', 'core', 'lib'],
-  distribution: ['distribution', 'registry', 'lib'],
-  builder: ['builder', 'image', 'distribution', 'lib'],
+  distribution: ['distribution', 'registry', 'oci', 'lib'],
+  builder: ['builder', 'image', 'distribution', 'oci', 'lib'],
 };
 
 function files(dir: string): string[] {
@@ -49,8 +50,10 @@ test('imports between src/ folders point down only', () => {
   assert.deepEqual(wrong, []);
 });
 
-test('core imports no Node module that does I/O (process, disk, network)', () => {
-  const banned = /from\s+'node:(child_process|fs|fs\/promises|net|http|https|dgram|dns)'/;
-  const hits = files(join(SRC, 'core')).filter((f) => banned.test(readFileSync(f, 'utf8')));
-  assert.deepEqual(hits.map((f) => relative(SRC, f)), []);
-});
+for (const layer of ['core', 'oci']) {
+  test(`${layer} imports no Node module that does I/O (process, disk, network)`, () => {
+    const banned = /from\s+'node:(child_process|fs|fs\/promises|net|http|https|dgram|dns)'/;
+    const hits = files(join(SRC, layer)).filter((f) => banned.test(readFileSync(f, 'utf8')));
+    assert.deepEqual(hits.map((f) => relative(SRC, f)), []);
+  });
+}

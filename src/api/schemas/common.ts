@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { HangarError } from '../../lib/errors.js';
+import { UUID_RE } from '../../lib/ids.js';
 
 /**
  * Request shapes, written from shared/reference/ukc-api.md. Objects are strict:
  * an unknown field is an error naming it, as UKC does.
  */
 
-export const uuidSchema = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
+export const uuidSchema = z.string().regex(UUID_RE, 'must be a UUID');
 
 /** `{uuid}` or `{name}`, exactly one. */
 export const refFields = {

@@ -1,10 +1,11 @@
 import { join, resolve } from 'node:path';
 import { LocalImageStore } from '../../image/store.js';
 import { pushImage } from '../../image/push.js';
-import { parseReference, repositoryName } from '../../image/reference.js';
+import { parseReference, repositoryName } from '../../oci/reference.js';
 import { HangarError } from '../../lib/errors.js';
 import { hangarHome } from '../../lib/settings.js';
-import { RegistryClient, registryBaseUrl } from '../../distribution/client.js';
+import { RegistryClient } from '../../distribution/client.js';
+import { registryBaseUrl } from '../../distribution/transport.js';
 import type { Entry } from '../client.js';
 import { age, bytes, cell, col, outputFormat, render, renderTable, type Column } from '../output.js';
 import { parseDuration } from '../parse/units.js';

@@ -130,7 +130,7 @@ export interface ImageCatalog {
   list(filter?: ImageFilter, viewer?: { uuid: string; admin: boolean }): Promise<HeldImage[]>;
   pin(owner: string, req: PinRequest): Promise<PinnedImage>;
   unpin(uuid: string, viewer: { uuid: string; admin: boolean }): Promise<PinnedImage>;
-  pins(viewer: { uuid: string; admin: boolean }): PinnedImage[];
+  pins(viewer: { uuid: string; admin: boolean }): Promise<PinnedImage[]>;
   /** Removes a tag, or every tag of a digest; refuses when an instance uses the image or it is pinned. */
   remove(ref: string): Promise<HeldImage[]>;
   repositories(): Promise<RepositoryListing[]>;

@@ -11,10 +11,13 @@
  */
 import { Hono } from 'hono';
 import { regError } from '../errors.js';
-import { INDEX_TYPES, MT, STORABLE_MANIFEST_TYPES } from '../media-types.js';
-import { checkDigest, checkRepoName, checkTag, looksLikeDigest, repoNameProblem } from '../names.js';
-import { bareMediaType } from '../manifest.js';
-import { rangeHeader, type DiskRegistry } from '../store.js';
+import { INDEX_TYPES, MT, STORABLE_MANIFEST_TYPES, bareMediaType } from '../../oci/media-types.js';
+import { looksLikeDigest, repoNameProblem } from '../../oci/names.js';
+import { checkDigest, checkRepoName, checkTag } from '../names.js';
+import type { RemovalGuard } from '../ports.js';
+import { deleteReference } from '../removal.js';
+import type { DiskRegistry } from '../store.js';
+import { rangeHeader } from '../uploads.js';
 import {
   API_VERSION_HEADER,
   empty,
@@ -33,13 +36,15 @@ import {
 } from './wire.js';
 
 export interface RegistryAuth {
-  /** The name of the user a node API token belongs to, or undefined when it is not a token of this node. */
-  userForToken(token: string): string | undefined;
+  /** The name of the user a node API token belongs to, or undefined when it is not a token of this node (async: the user store may be remote). */
+  userForToken(token: string): Promise<string | undefined> | string | undefined;
 }
 
 export interface RegistryApiOptions {
   /** `service` of the auth challenge (default "hangar"). */
   service?: string;
+  /** Asked before a DELETE takes a manifest or tag away (the node's image service); without it nothing is refused. */
+  guard?: RemovalGuard;
 }
 
 const R_UPLOADS = /^\/(.+)\/blobs\/uploads\/?$/;
@@ -62,7 +67,7 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
   const app = new Hono<RegistryEnv>();
 
   /** The user the request's credentials name, or undefined. */
-  const authenticate = (c: RCtx): string | undefined => {
+  const authenticate = async (c: RCtx): Promise<string | undefined> => {
     const h = c.req.header('authorization') ?? '';
     const basic = /^Basic\s+(\S+)\s*$/i.exec(h);
     if (basic) {
@@ -71,7 +76,7 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
     }
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(h);
     if (!bearer) return undefined;
-    const user = auth.userForToken(bearer[1]!);
+    const user = await auth.userForToken(bearer[1]!);
     if (user) return user;
     const creds = decodeBasic(bearer[1]!);
     return creds ? auth.userForToken(creds.password) : undefined;
@@ -84,12 +89,12 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
     return errorResponse(c, regError('UNAUTHORIZED', hasCreds ? 'invalid credentials' : 'authentication required', { detail: null }), { 'WWW-Authenticate': www });
   };
 
-  const token = (c: RCtx): Response => {
+  const token = async (c: RCtx): Promise<Response> => {
     const m = /^Basic\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
     const creds = m ? decodeBasic(m[1]!) : undefined;
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
     const tok = creds?.password ?? bearer;
-    if (tok === undefined || !auth.userForToken(tok)) {
+    if (tok === undefined || !(await auth.userForToken(tok))) {
       return errorResponse(c, regError('UNAUTHORIZED', tok === undefined ? 'credentials required: Basic <user>:<node API token>' : 'invalid credentials'), {
         'WWW-Authenticate': `Basic realm="${service}"`,
       });
@@ -106,7 +111,7 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
         if (method !== 'GET' && method !== 'HEAD') return errorResponse(c, regError('UNSUPPORTED', 'use GET /v2/token', { status: 404 }));
         return token(c);
       }
-      const user = authenticate(c);
+      const user = await authenticate(c);
       if (!user) {
         const name = /^\/(.+)\/(?:blobs|manifests|tags|referrers)\//.exec(rest)?.[1];
         const write = method !== 'GET' && method !== 'HEAD';
@@ -270,8 +275,7 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
         return empty(201, { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, ...(subject ? { 'OCI-Subject': subject } : {}) });
       }
       case 'DELETE':
-        if (looksLikeDigest(reference)) await registry.deleteManifest(name, reference);
-        else await registry.deleteTag(name, reference);
+        await deleteReference(registry, opts.guard, name, reference);
         return empty(202);
       default:
         throw notAllowed(method);

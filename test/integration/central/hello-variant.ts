@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sha256 } from '../../../src/image/digest.js';
+import { sha256 } from '../../../src/lib/digest.js';
 import { extractOciArchive } from '../../../src/image/oci-archive.js';
 
 const blob = (dir: string, digest: string): string => join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));

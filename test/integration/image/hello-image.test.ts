@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { HangarError } from '../../../src/lib/errors.js';
 import { SANDBOX_ID_BASE } from '../../../src/lib/idmap.js';
-import { digestHex } from '../../../src/image/digest.js';
+import { digestHex } from '../../../src/lib/digest.js';
 import { LocalImageStore } from '../../../src/image/store.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');

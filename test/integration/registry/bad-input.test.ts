@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { MT } from '../../../src/registry/media-types.js';
+import { MT } from '../../../src/oci/media-types.js';
 import { startTestNode, type TestNode } from '../../helpers/node.js';
 import { pushManifest, pushSmallImage, sha, v2Client, type SmallImage, type V2, type V2Response } from './v2.js';
 

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { MT } from '../../../src/registry/media-types.js';
+import { MT } from '../../../src/oci/media-types.js';
 import { buildTar } from '../../../src/image/tar-writer.js';
 import { HELLO_ARCHIVE, eventually, httpGet, startTestNode, type TestNode } from '../../helpers/node.js';
 import { hasCmd, pushBlob, pushManifest, pushSmallImage, run, sha, v2Client, type V2 } from './v2.js';
@@ -314,7 +314,8 @@ describe('node registry interop', { skip }, () => {
     const last = await v2('DELETE', '/v2/hello/manifests/latest');
     assert.equal(last.status, 409, 'the last tag of an image in use stays');
 
-    const res = await t.node.registry.gc((d) => t.node.store.readSync.allInstances().some((i) => i.imageDigest === d), { graceMs: 0 });
+    const running = await t.node.store.allInstances();
+    const res = await t.node.registry.gc((d) => running.some((i) => i.imageDigest === d), { graceMs: 0 });
     for (const d of [gone.digest, sha(gone.blobs[0]!), stray]) {
       assert.ok(res.removed.includes(d), `${d} collected`);
       assert.ok(!existsSync(blobFile(d)), `${d} file removed`);

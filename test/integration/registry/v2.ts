@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { MT } from '../../../src/registry/media-types.js';
+import { MT } from '../../../src/oci/media-types.js';
 import { buildTar } from '../../../src/image/tar-writer.js';
 
 const execFileP = promisify(execFile);

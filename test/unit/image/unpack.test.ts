@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { HangarError } from '../../../src/lib/errors.js';
 import { SANDBOX_ID_BASE } from '../../../src/lib/idmap.js';
-import { sha256 } from '../../../src/image/digest.js';
+import { sha256 } from '../../../src/lib/digest.js';
 import { buildTar, type TarEntrySpec } from '../../../src/image/tar-writer.js';
 import { unpackLayers, type UnpackLayer } from '../../../src/image/unpack.js';
 

@@ -20,13 +20,17 @@ import { Lifecycle } from '../../../src/core/instances/lifecycle.js';
 import { InstanceService } from '../../../src/core/instances/service.js';
 import { systemClock } from '../../../src/core/ports/clock.js';
 import { KeyedMutex } from '../../../src/lib/mutex.js';
-import type { ImageStore, ResolvedImage } from '../../../src/core/ports/images.js';
+import { instanceImages } from '../../../src/core/images/instances.js';
+import type { PinRecord } from '../../../src/core/images/ports.js';
+import { ImageService } from '../../../src/core/images/service.js';
+import type { ResolvedImage } from '../../../src/core/ports/images.js';
 import type { NetworkDriver } from '../../../src/core/ports/network.js';
 import type { RuntimeRegistry } from '../../../src/core/ports/runtime.js';
 import type { Instance } from '../../../src/core/instance.js';
 import { NodeImageCatalog } from '../../../src/image/catalog.js';
 import { ImagePuller, type CentralRegistryConfig } from '../../../src/image/puller.js';
-import { lookupNames, parseReference } from '../../../src/image/reference.js';
+import type { LocalImages } from '../../../src/image/store.js';
+import { lookupNames, parseReference } from '../../../src/oci/reference.js';
 import { HangarError } from '../../../src/lib/errors.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { createRegistryApi } from '../../../src/registry/http/app.js';
@@ -76,12 +80,17 @@ export async function startRemoteRegistry(root: string, token = 'central-secret'
 export async function imagesHarness(o: { central?: boolean; centralAuth?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-images-api-'));
   const store = new SqliteStore(':memory:');
-  const inUse = (d: string): boolean => store.readSync.allInstances().some((i) => i.imageDigest === d);
-  const registry = new DiskRegistry({ root: join(dir, 'local'), inUse, logger: silentLogger });
+  const registry = new DiskRegistry({ root: join(dir, 'local'), logger: silentLogger });
   await registry.init();
+  const images = new ImageService({
+    pins: registry.pinTable<PinRecord>(),
+    clock: systemClock,
+    sources: [instanceImages(() => store.allInstances())],
+  });
   const remote = o.central ? await startRemoteRegistry(join(dir, 'remote')) : undefined;
   const resolved: string[] = [];
-  const localStore: ImageStore = {
+  const localStore: LocalImages = {
+    resolveStored: async (image) => localStore.resolve(image.ref),
     async resolve(ref: string): Promise<ResolvedImage> {
       const r = parseReference(ref);
       for (const name of lookupNames(r)) {
@@ -96,16 +105,14 @@ export async function imagesHarness(o: { central?: boolean; centralAuth?: boolea
     list: async () => [],
   };
   const central: CentralRegistryConfig | undefined = remote ? { url: remote.url, ...(o.centralAuth === false ? {} : { username: 'node', password: remote.token }) } : undefined;
-  const puller = new ImagePuller({ store: localStore, registry, central, timeoutMs: 5000 });
+  const puller = new ImagePuller({ store: localStore, registry, central, timeoutMs: 5000, lease: (d) => images.lease(d) });
   const catalog = new NodeImageCatalog({
     registry,
     puller,
-    instances: () => store.readSync.allInstances(),
-    userName: (u) => store.readSync.getUser(u)?.name,
-    pinsFile: join(dir, 'pins.json'),
-    gc: (keep) => registry.gc(keep, { graceMs: 0 }),
+    images,
+    userName: async (u) => (await store.getUser(u))?.name,
+    gc: () => images.collect((keep) => registry.gc(keep, { graceMs: 0 })),
   });
-  await catalog.init();
   const logs = new FileLogStore(join(dir, 'logs'));
   const runtimes = refuse<RuntimeRegistry>('runtime');
   const network = refuse<NetworkDriver>('network');

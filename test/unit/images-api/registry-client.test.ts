@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { HangarError } from '../../../src/lib/errors.js';
-import { parseChallenge, RegistryClient, registryBaseUrl } from '../../../src/distribution/client.js';
+import { RegistryClient } from '../../../src/distribution/client.js';
+import { parseChallenge, registryBaseUrl } from '../../../src/distribution/transport.js';
 
 /**
  * A tiny in-process registry: Bearer token auth (realm on the same server,

@@ -11,13 +11,9 @@ import { buildTar } from '../../../src/image/tar-writer.js';
 import {
   classifyImage,
   detectRomFormat,
-  entriesForArch,
   inspectContent,
   isKernelOrRomImage,
-  parseIndex,
   parseUruncJson,
-  pickManifest,
-  type IndexEntry,
 } from '../../../src/image/unikraft.js';
 import {
   configBody,
@@ -194,22 +190,3 @@ test('malformed or mixed layouts are refused naming image', () => {
   assert.throws(() => classifyImage(artifact, Buffer.from('{}')), /is not an image config/);
 });
 
-const entry = (os: string, architecture: string, n: number): IndexEntry => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${String(n).repeat(64)}`, size: 1, platform: { os, architecture } });
-
-test('pickManifest: linux/amd64 first, then kraftcloud, qemu, fc for x86_64; nothing for other arches', () => {
-  assert.equal(pickManifest([entry('linux', 'arm64', 1), entry('linux', 'amd64', 2)])?.digest, entry('linux', 'amd64', 2).digest);
-  assert.equal(pickManifest([entry('qemu', 'x86_64', 3), entry('kraftcloud', 'x86_64', 4)])?.digest, entry('kraftcloud', 'x86_64', 4).digest);
-  assert.equal(pickManifest([entry('fc', 'x86_64', 5), entry('qemu', 'x86_64', 6)])?.digest, entry('qemu', 'x86_64', 6).digest);
-  assert.equal(pickManifest([entry('unknown', 'unknown', 7), entry('linux', 'amd64', 8)])?.digest, entry('linux', 'amd64', 8).digest);
-  assert.equal(pickManifest([entry('linux', 'arm64', 9)]), undefined);
-  assert.equal(entriesForArch([entry('qemu', 'x86_64', 1), entry('fc', 'x86_64', 2)]).length, 2);
-  assert.equal(entriesForArch([entry('linux', 'amd64', 1), entry('linux', 'arm64', 2)]).length, 1);
-});
-
-test('parseIndex keeps platform os.version and os.features', () => {
-  const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...entry('qemu', 'x86_64', 1), platform: { os: 'qemu', architecture: 'x86_64', 'os.version': '0.17.0', 'os.features': ['CONFIG_A=y'] } }] }));
-  const [e] = parseIndex(body);
-  assert.equal(e!.platform?.['os.version'], '0.17.0');
-  assert.deepEqual(e!.platform?.['os.features'], ['CONFIG_A=y']);
-  assert.throws(() => parseIndex(Buffer.from('{"schemaVersion":2}')), /'manifests' must be an array/);
-});

@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { buildOciImage, type BuiltOciImage, type OciImageInput } from '../../../src/image/oci-writer.js';
 import { buildTar } from '../../../src/image/tar-writer.js';
 import { UNIKRAFT } from '../../../src/image/unikraft.js';
-import { sha256 } from '../../../src/image/digest.js';
+import { sha256 } from '../../../src/lib/digest.js';
 import type { LocalRegistry } from '../../../src/registry/ports.js';
 
 export const ROM_TYPE = UNIKRAFT.romMediaType;

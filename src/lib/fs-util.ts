@@ -1,4 +1,4 @@
-/** Small filesystem helpers shared by the content store and the image store: temp names, durable atomic writes. */
+/** Filesystem helpers of the content store, the image store and the builder: temp names that say whose they are, durable atomic writes. */
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

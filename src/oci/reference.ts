@@ -1,19 +1,11 @@
 /**
  * Image references: `name[:tag][@sha256:…]`, where name may start with a
- * registry host (`localhost:5000/ns/app`). Validation follows the grammar of
- * the OCI distribution spec (github.com/distribution/reference):
- *
- *   name            := [domain '/'] path-component ['/' path-component]*
- *   domain          := domain-component ['.' domain-component]* [':' port]   (or [IPv6])
- *   path-component  := [a-z0-9]+ (separator [a-z0-9]+)*   separator := [_.] | __ | -+
- *   tag             := [\w][\w.-]{0,127}
- *   digest          := sha256 ':' [a-f0-9]{64}           (the only algorithm hangar accepts)
- *
- * The first component is a registry host when it contains '.' or ':', is
- * `localhost`, or is a bracketed IPv6 address (Docker's rule). Docker Hub names
+ * registry host (`localhost:5000/ns/app`), checked against the grammar of
+ * names.ts with messages that say which part is wrong. Docker Hub names
  * are kept in their short "familiar" form: `docker.io/library/nginx` → `nginx`.
  */
 import { invalid } from '../lib/errors.js';
+import { REPO_NAME_MAX, isAnyDigest, isDigest, isDomain, isPathComponent, isTag, looksLikeHost } from './names.js';
 
 export interface ImageReference {
   /** Registry host[:port], absent for local and Docker Hub names. */
@@ -27,18 +19,8 @@ export interface ImageReference {
 }
 
 export const DEFAULT_TAG = 'latest';
-export const NAME_MAX_LENGTH = 255;
-
-const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*$/;
-const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9a-fA-F:.]+\\])(?::[0-9]{1,5})?$`);
-const TAG_RE = /^[\w][\w.-]{0,127}$/;
-const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
-const ANY_DIGEST_RE = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+export const NAME_MAX_LENGTH = REPO_NAME_MAX;
 const DOCKER_HUB = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
-
-export const isValidTag = (s: string): boolean => TAG_RE.test(s);
-export const isValidDigest = (s: string): boolean => DIGEST_RE.test(s);
 
 /** Parses and validates a reference; throws HangarError('invalid_argument') naming `field`. */
 export function parseReference(input: string, field = 'image'): ImageReference {
@@ -52,9 +34,9 @@ export function parseReference(input: string, field = 'image'): ImageReference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!ANY_DIGEST_RE.test(digest)) throw invalid(field, `'${shorten(input)}': malformed digest '${shorten(digest)}'`);
+    if (!isAnyDigest(digest)) throw invalid(field, `'${shorten(input)}': malformed digest '${shorten(digest)}'`);
     if (!digest.startsWith('sha256:')) throw invalid(field, `'${shorten(input)}': unsupported digest algorithm '${digest.split(':')[0]}' (only sha256)`);
-    if (!DIGEST_RE.test(digest)) throw invalid(field, `'${shorten(input)}': a sha256 digest is 64 lowercase hex characters`);
+    if (!isDigest(digest)) throw invalid(field, `'${shorten(input)}': a sha256 digest is 64 lowercase hex characters`);
   }
 
   // A tag is whatever follows the last ':' that comes after the last '/'.
@@ -65,7 +47,7 @@ export function parseReference(input: string, field = 'image'): ImageReference {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
     if (tag.length === 0) throw invalid(field, `'${shorten(input)}': empty tag`);
-    if (!TAG_RE.test(tag)) {
+    if (!isTag(tag)) {
       throw invalid(field, `'${shorten(input)}': invalid tag '${shorten(tag)}' (letters, digits, '_', '.', '-'; at most 128, not starting with '.' or '-')`);
     }
   }
@@ -78,10 +60,10 @@ export function parseReference(input: string, field = 'image'): ImageReference {
   const firstSlash = rest.indexOf('/');
   if (firstSlash >= 0) {
     const first = rest.slice(0, firstSlash);
-    if (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('[') || first !== first.toLowerCase()) {
+    if (looksLikeHost(first) || first !== first.toLowerCase()) {
       domain = first;
       path = rest.slice(firstSlash + 1);
-      if (!DOMAIN_RE.test(domain)) throw invalid(field, `'${shorten(input)}': invalid registry host '${shorten(domain)}'`);
+      if (!isDomain(domain)) throw invalid(field, `'${shorten(input)}': invalid registry host '${shorten(domain)}'`);
       const port = /:([0-9]+)$/.exec(domain)?.[1];
       if (port !== undefined && Number(port) > 65535) throw invalid(field, `'${shorten(input)}': invalid registry port ${port}`);
     }
@@ -90,7 +72,7 @@ export function parseReference(input: string, field = 'image'): ImageReference {
   for (const c of path.split('/')) {
     if (c.length === 0) throw invalid(field, `'${shorten(input)}': empty path component in repository name`);
     if (c !== c.toLowerCase()) throw invalid(field, `'${shorten(input)}': repository name must be lowercase`);
-    if (!PATH_COMPONENT_RE.test(c)) {
+    if (!isPathComponent(c)) {
       throw invalid(field, `'${shorten(input)}': invalid repository name component '${shorten(c)}' (lowercase letters and digits, separated by '.', '_', '__' or '-')`);
     }
   }

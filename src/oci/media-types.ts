@@ -23,3 +23,23 @@ export const MANIFEST_TYPES: ReadonlySet<string> = new Set([MT.ociManifest, MT.d
 export const CONFIG_TYPES: ReadonlySet<string> = new Set([MT.ociConfig, MT.dockerConfig]);
 /** Every manifest media type the registry stores. */
 export const STORABLE_MANIFEST_TYPES: ReadonlySet<string> = new Set([...INDEX_TYPES, ...MANIFEST_TYPES]);
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+const LAYER_TYPES: ReadonlyMap<string, Compression> = new Map<string, Compression>([
+  [MT.ociLayer, 'none'],
+  [MT.ociLayerGzip, 'gzip'],
+  [MT.ociLayerZstd, 'zstd'],
+  ['application/vnd.oci.image.layer.nondistributable.v1.tar', 'none'],
+  ['application/vnd.oci.image.layer.nondistributable.v1.tar+gzip', 'gzip'],
+  ['application/vnd.oci.image.layer.nondistributable.v1.tar+zstd', 'zstd'],
+  ['application/vnd.docker.image.rootfs.diff.tar', 'none'],
+  [MT.dockerLayerGzip, 'gzip'],
+  ['application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', 'gzip'],
+]);
+
+/** The compression of a layer media type, or undefined when hangar cannot unpack it. */
+export const layerCompression = (mediaType: string): Compression | undefined => LAYER_TYPES.get(mediaType);
+
+/** `application/vnd.oci.image.manifest.v1+json; charset=utf-8` → the bare media type. */
+export const bareMediaType = (contentType: string | undefined): string => (contentType ?? '').split(';')[0]!.trim().toLowerCase();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HangarError } from '../../../src/lib/errors.js';
-import { formatReference, lookupNames, normalizeReference, parseReference } from '../../../src/image/reference.js';
+import { formatReference, lookupNames, normalizeReference, parseReference } from '../../../src/oci/reference.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
