@@ -20,7 +20,7 @@ const ALLOWED: Record<string, string[]> = {
   runtime: ['runtime', 'core', 'lib'],
   net: ['net', 'core', 'lib'],
   ingress: ['ingress', 'core', 'lib'],
-  distribution: ['distribution', 'registry', 'oci', 'lib'],
+  distribution: ['distribution', 'oci', 'lib'],
   builder: ['builder', 'image', 'distribution', 'oci', 'lib'],
 };
 
