@@ -28,6 +28,7 @@ import { registryBaseUrl, type RegistryClientOptions } from '../distribution/tra
 import type { LocalRegistry, StoredManifest } from '../registry/ports.js';
 import type { ImageRecord, ImageSource, ImageStore, ResolvedImage } from '../core/ports/images.js';
 import type { LocalImages } from './store.js';
+import type { ImageService } from '../core/images/service.js';
 import { INDEX_TYPES } from '../oci/media-types.js';
 import { isRepositoryName } from '../oci/names.js';
 import { pullImage, type PullResult } from './pull.js';
@@ -57,6 +58,8 @@ export interface ImagePullerOptions {
   driverName?: string;
   /** Keeps digests from collection and removal while an instance is created from them (the image service's lease). */
   lease?: (digests: readonly string[]) => Promise<() => void>;
+  /** The image service's access rule; without it a `source.user` may use every image. */
+  access?: Pick<ImageService, 'canRead' | 'mayPullInto'>;
 }
 
 export interface PullOutcome extends PullResult {
@@ -91,6 +94,7 @@ export class ImagePuller implements ImageStore {
   private readonly runnable: (kind: string) => boolean;
   private readonly driverName: string;
   private readonly lease: (digests: readonly string[]) => Promise<() => void>;
+  private readonly access: Pick<ImageService, 'canRead' | 'mayPullInto'> | undefined;
   private readonly inflight = new Map<string, Promise<PullOutcome>>();
   /** manifest digest → classification (content-addressed, so never stale). */
   private readonly infoCache = new Map<string, ImageInfo>();
@@ -104,6 +108,7 @@ export class ImagePuller implements ImageStore {
     this.runnable = o.runnable ?? ((kind) => kind === 'oci');
     this.driverName = o.driverName ?? 'runc';
     this.lease = o.lease ?? (async () => () => undefined);
+    this.access = o.access;
   }
 
   list(): Promise<ImageRecord[]> {
@@ -113,7 +118,8 @@ export class ImagePuller implements ImageStore {
   async resolve(ref: string, source?: ImageSource): Promise<ResolvedImage> {
     const r = parseReference(ref, 'image');
     const policy = source?.pullPolicy ?? 'if_not_present';
-    let hit = policy === 'always' ? undefined : await this.localHit(r);
+    const user = source?.user;
+    let hit = policy === 'always' ? undefined : await this.localHit(r, user);
     let resolveAs = ref;
     if (!hit) {
       if (policy === 'never') throw new HangarError('not_found', `image '${ref}' is not on this node and pull_policy is 'never'`);
@@ -122,7 +128,7 @@ export class ImagePuller implements ImageStore {
         if (r.digest && pulled.digest !== r.digest) resolveAs = `${pulled.repo}@${pulled.digest}`;
         hit = { repo: pulled.repo, manifest: (await this.registry.getManifest(pulled.repo, pulled.digest))! };
       } else if (policy === 'always') {
-        hit = await this.localHit(r);
+        hit = await this.localHit(r, user);
       }
       if (!hit) throw new HangarError('not_found', `image '${ref}' not found on this node (and no central registry is configured to pull it from)`);
     }
@@ -142,11 +148,15 @@ export class ImagePuller implements ImageStore {
     return r.domain !== undefined || this.central !== undefined;
   }
 
-  /** The manifest the LocalRegistry holds for a reference (full name first, then the name without its host). */
-  async localHit(r: ImageReference): Promise<LocalHit | undefined> {
+  /**
+   * The manifest the LocalRegistry holds for a reference (full name first, then the name without its host);
+   * with `user`, only in a repository they may read (another user's private image is not there for them).
+   */
+  async localHit(r: ImageReference, user?: { uuid: string; admin: boolean }): Promise<LocalHit | undefined> {
     const reference = r.digest ?? r.tag ?? 'latest';
     for (const name of lookupNames(r)) {
       if (!isRepositoryName(name)) continue;
+      if (user && this.access && !(await this.access.canRead(user, name))) continue;
       const m = await this.registry.getManifest(name, reference).catch(() => undefined);
       if (m) return { repo: name, manifest: m };
     }
@@ -163,6 +173,11 @@ export class ImagePuller implements ImageStore {
     if (!from) return Promise.reject(new HangarError('not_found', `image '${ref}' is not on this node and no central registry is configured to pull it from`));
     const reference = r.digest ?? r.tag ?? 'latest';
     const localTag = r.digest ? undefined : (r.tag ?? 'latest');
+    if (source?.user && this.access) {
+      const { user, ...rest } = source;
+      // A pull may not put an image into another user's repository (their next instance would run it).
+      return this.access.mayPullInto(user, r.path).then((ok) => (ok ? this.pull(ref, rest, onProgress) : Promise.reject(new HangarError('not_found', `image '${ref}' not found on this node`))));
+    }
     const where = `${registryBaseUrl(from.registry)}/${r.path}${r.digest ? `@${r.digest}` : `:${reference}`}`;
     const running = this.inflight.get(where);
     if (running) return running;
