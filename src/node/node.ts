@@ -11,6 +11,7 @@ import { ImageService } from '../core/images/service.js';
 import { InstanceService } from '../core/instances/service.js';
 import { systemClock } from '../core/ports/clock.js';
 import { NodeImageCatalog } from '../image/catalog.js';
+import { RegistryEgress } from '../image/egress.js';
 import { ImagePuller } from '../image/puller.js';
 import { LocalImageStore } from '../image/store.js';
 import { createLogger, type Logger } from '../lib/log.js';
@@ -81,7 +82,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   // Drivers come before the puller: which image kinds this node can run is theirs to say.
   const runtime = new RuncDriver({ stateDir: join(config.home, 'run'), shimPath: join(config.binDir, 'hangar-shim'), cgroupParent: config.cgroupParent, logger });
   const runtimes = new DriverRegistry([runtime], config.runtime);
-  const puller = new ImagePuller({ store: images, registry, central: config.central, logger, lease: (d) => imageService.lease(d), access: imageService, runnable: (kind) => runtimes.runsKind(kind), driverName: runtimes.default.name });
+  const puller = new ImagePuller({ store: images, registry, central: config.central, logger, lease: (d) => imageService.lease(d), access: imageService, egress: new RegistryEgress({ central: config.central?.url, allowed: config.allowedRegistries, subnets: [config.network.subnet] }), runnable: (kind) => runtimes.runsKind(kind), driverName: runtimes.default.name });
   const catalog = new NodeImageCatalog({ registry, puller, images: imageService, userName: async (u) => (await store.getUser(u))?.name, gc: () => images.prune(), logger });
   const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
   await network.init();

@@ -48,6 +48,8 @@ export interface RemoteRegistry {
   token: string;
   /** `METHOD /path` of every request it answered other than with a 401 auth challenge. */
   requests: string[];
+  /** The header names of every request it received. */
+  headerNames: Set<string>;
   stop(): Promise<void>;
 }
 
@@ -56,8 +58,10 @@ export async function startRemoteRegistry(root: string, token = 'central-secret'
   const registry = new DiskRegistry({ root, logger: silentLogger });
   await registry.init();
   const requests: string[] = [];
+  const headerNames = new Set<string>();
   const app = new Hono<AppEnv>();
   app.use('*', async (c, next) => {
+    c.req.raw.headers.forEach((_v, k) => headerNames.add(k.toLowerCase()));
     await next();
     if (c.res.status !== 401) requests.push(`${c.req.method} ${c.req.path}`);
   });
@@ -69,6 +73,7 @@ export async function startRemoteRegistry(root: string, token = 'central-secret'
     url,
     token,
     requests,
+    headerNames,
     async stop() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
