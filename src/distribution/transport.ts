@@ -10,7 +10,9 @@
  * 404 → not_found, other 4xx → invalid_argument, 5xx and network → unavailable;
  * messages carry the registry's OCI error code and message.
  */
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,6 +34,27 @@ export interface RegistryClientOptions {
   /** Aborts every request in flight and every later one. */
   signal?: AbortSignal | undefined;
   userAgent?: string;
+  /**
+   * Asked for every address a request would connect to (`host` as the URL
+   * names it: the registry, its token realm, a redirect target); false
+   * refuses the connection before it is made.
+   */
+  allowAddress?: ((host: string, address: string) => boolean) | undefined;
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/** A `lookup` for http.request that only hands out addresses `allow` accepts. */
+function guardedLookup(allow: (address: string) => boolean) {
+  return (hostname: string, options: LookupOptions, cb: LookupCallback): void => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addrs) => {
+      if (err) return cb(err, []);
+      const ok = addrs.filter((a) => allow(a.address));
+      if (ok.length === 0) return cb(Object.assign(new Error(`${hostname} has no address this node may connect to`), { code: 'EADDRNOTALLOWED' }), []);
+      if (options.all) cb(null, ok);
+      else cb(null, ok[0]!.address, ok[0]!.family);
+    });
+  };
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -111,6 +134,7 @@ export class RegistryTransport {
   private readonly timeoutMs: number;
   private readonly signal: AbortSignal | undefined;
   private readonly userAgent: string;
+  private readonly allowAddress: ((host: string, address: string) => boolean) | undefined;
   private readonly agent: http.Agent;
   /** scope key → bearer token and when it stops being used. */
   private readonly tokens = new Map<string, { token: string; until: number }>();
@@ -126,6 +150,7 @@ export class RegistryTransport {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.signal = opts.signal;
     this.userAgent = opts.userAgent ?? 'hangar';
+    this.allowAddress = opts.allowAddress;
     this.agent = this.base.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 8 }) : new http.Agent({ keepAlive: true, maxSockets: 8 });
   }
 
@@ -143,11 +168,17 @@ export class RegistryTransport {
     if (this.signal?.aborted) return Promise.reject(new HangarError('unavailable', `registry request to ${this.base.host} aborted`));
     const mod = url.protocol === 'https:' ? https : http;
     const sameHost = url.host === this.base.host;
+    const allow = this.allowAddress;
+    const literal = url.hostname.replace(/^\[|\]$/g, '');
+    if (allow && isIP(literal) !== 0 && !allow(url.host, literal)) {
+      return Promise.reject(new HangarError('permission_denied', `registry ${url.host}: this node may not connect to ${literal}`));
+    }
     return new Promise<RawResponse>((resolve, reject) => {
       const req = mod.request(url, {
         method,
         headers: { 'user-agent': this.userAgent, ...(sameHost ? this.extraHeaders : {}), ...headers },
         ...(sameHost ? { agent: this.agent } : {}),
+        ...(allow ? { lookup: guardedLookup((a) => allow(url.host, a)) } : {}),
         ...(this.signal ? { signal: this.signal } : {}),
       });
       const fail = (e: Error): void => {

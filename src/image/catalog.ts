@@ -131,6 +131,7 @@ export class NodeImageCatalog implements ImageCatalog {
     const tagMatch = filter.tag !== undefined ? tagMatcher(filter.tag) : undefined;
     for (const g of (await this.groups(pins, uses)).values()) {
       if (tagMatch && !g.tags.some((t) => tagMatch(g.repo, t.tag))) continue;
+      if (!(await this.o.images.canRead(viewer, g.repo))) continue;
       const d = await this.describe(g.repo, g.digest);
       if (!d) continue;
       const digests = new Set([g.digest, ...d.children]);
@@ -165,10 +166,11 @@ export class NodeImageCatalog implements ImageCatalog {
     return out.sort((a, b) => a.repo.localeCompare(b.repo) || b.createdAt.getTime() - a.createdAt.getTime());
   }
 
-  async repositories(): Promise<RepositoryListing[]> {
+  async repositories(viewer: Viewer = ADMIN): Promise<RepositoryListing[]> {
     const out: RepositoryListing[] = [];
     const sizes = new Map<string, number>();
     for (const repo of (await this.o.registry.repositories()).sort()) {
+      if (!(await this.o.images.canRead(viewer, repo))) continue;
       const tags: RepositoryListing['tags'] = [];
       for (const t of await this.o.registry.tags(repo)) {
         let size = sizes.get(t.digest);
@@ -196,7 +198,7 @@ export class NodeImageCatalog implements ImageCatalog {
     const uuid = stableUuid(url);
     const policy = req.source.pullPolicy ?? 'if_not_present';
     const work = (async (): Promise<PinRecord> => {
-      let hit = policy === 'always' ? undefined : await this.o.puller.localHit(r);
+      let hit = policy === 'always' ? undefined : await this.o.puller.localHit(r, req.source.user);
       let repo = hit?.repo;
       let digest = hit?.manifest.digest;
       if (!hit) {
@@ -250,11 +252,12 @@ export class NodeImageCatalog implements ImageCatalog {
 
   // --- removal ----------------------------------------------------------------
 
-  async remove(ref: string): Promise<HeldImage[]> {
+  async remove(ref: string, viewer: Viewer = ADMIN): Promise<HeldImage[]> {
     const r = parseReference(ref, 'image');
-    const hit = await this.o.puller.localHit(r);
+    const hit = await this.o.puller.localHit(r, viewer);
     if (!hit) throw new HangarError('not_found', `image '${ref}' not found on this node`);
     const repo = hit.repo;
+    if (!(await this.o.images.canWrite(viewer, repo))) throw new HangarError('permission_denied', `only the node admin or the owner of repository '${repo}' can remove '${ref}'`);
     const digest = hit.manifest.digest;
     const before = (await this.list({ digest })).filter((i) => i.repo === repo && i.digest === digest);
     const tags = (await this.o.registry.tags(repo)).filter((t) => t.digest === digest).map((t) => t.tag);

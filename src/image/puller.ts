@@ -28,6 +28,7 @@ import { registryBaseUrl, type RegistryClientOptions } from '../distribution/tra
 import type { LocalRegistry, StoredManifest } from '../registry/ports.js';
 import type { ImageRecord, ImageSource, ImageStore, ResolvedImage } from '../core/ports/images.js';
 import type { LocalImages } from './store.js';
+import type { ImageService } from '../core/images/service.js';
 import { INDEX_TYPES } from '../oci/media-types.js';
 import { isRepositoryName } from '../oci/names.js';
 import { pullImage, type PullResult } from './pull.js';
@@ -35,6 +36,7 @@ import { DEFAULT_TAG, formatReference, lookupNames, parseReference, type ImageRe
 import { parseIndex } from '../oci/manifest.js';
 import { NODE_PLATFORMS, pickManifest } from '../oci/platform.js';
 import { classifyImage, inspectContent, type ImageInfo } from './unikraft.js';
+import { RegistryEgress } from './egress.js';
 
 export interface CentralRegistryConfig {
   /** `http://127.0.0.1:5000`, `https://registry.example.com`, or `host[:port]`. */
@@ -57,6 +59,10 @@ export interface ImagePullerOptions {
   driverName?: string;
   /** Keeps digests from collection and removal while an instance is created from them (the image service's lease). */
   lease?: (digests: readonly string[]) => Promise<() => void>;
+  /** Which registries and addresses pulls may reach (egress.ts); without it, any. */
+  egress?: RegistryEgress;
+  /** The image service's access rule; without it a `source.user` may use every image. */
+  access?: Pick<ImageService, 'canRead' | 'mayPullInto'>;
 }
 
 export interface PullOutcome extends PullResult {
@@ -91,6 +97,8 @@ export class ImagePuller implements ImageStore {
   private readonly runnable: (kind: string) => boolean;
   private readonly driverName: string;
   private readonly lease: (digests: readonly string[]) => Promise<() => void>;
+  private readonly access: Pick<ImageService, 'canRead' | 'mayPullInto'> | undefined;
+  private readonly egress: RegistryEgress | undefined;
   private readonly inflight = new Map<string, Promise<PullOutcome>>();
   /** manifest digest → classification (content-addressed, so never stale). */
   private readonly infoCache = new Map<string, ImageInfo>();
@@ -104,6 +112,8 @@ export class ImagePuller implements ImageStore {
     this.runnable = o.runnable ?? ((kind) => kind === 'oci');
     this.driverName = o.driverName ?? 'runc';
     this.lease = o.lease ?? (async () => () => undefined);
+    this.access = o.access;
+    this.egress = o.egress;
   }
 
   list(): Promise<ImageRecord[]> {
@@ -113,7 +123,8 @@ export class ImagePuller implements ImageStore {
   async resolve(ref: string, source?: ImageSource): Promise<ResolvedImage> {
     const r = parseReference(ref, 'image');
     const policy = source?.pullPolicy ?? 'if_not_present';
-    let hit = policy === 'always' ? undefined : await this.localHit(r);
+    const user = source?.user;
+    let hit = policy === 'always' ? undefined : await this.localHit(r, user);
     let resolveAs = ref;
     if (!hit) {
       if (policy === 'never') throw new HangarError('not_found', `image '${ref}' is not on this node and pull_policy is 'never'`);
@@ -122,7 +133,7 @@ export class ImagePuller implements ImageStore {
         if (r.digest && pulled.digest !== r.digest) resolveAs = `${pulled.repo}@${pulled.digest}`;
         hit = { repo: pulled.repo, manifest: (await this.registry.getManifest(pulled.repo, pulled.digest))! };
       } else if (policy === 'always') {
-        hit = await this.localHit(r);
+        hit = await this.localHit(r, user);
       }
       if (!hit) throw new HangarError('not_found', `image '${ref}' not found on this node (and no central registry is configured to pull it from)`);
     }
@@ -142,11 +153,15 @@ export class ImagePuller implements ImageStore {
     return r.domain !== undefined || this.central !== undefined;
   }
 
-  /** The manifest the LocalRegistry holds for a reference (full name first, then the name without its host). */
-  async localHit(r: ImageReference): Promise<LocalHit | undefined> {
+  /**
+   * The manifest the LocalRegistry holds for a reference (full name first, then the name without its host);
+   * with `user`, only in a repository they may read (another user's private image is not there for them).
+   */
+  async localHit(r: ImageReference, user?: { uuid: string; admin: boolean }): Promise<LocalHit | undefined> {
     const reference = r.digest ?? r.tag ?? 'latest';
     for (const name of lookupNames(r)) {
       if (!isRepositoryName(name)) continue;
+      if (user && this.access && !(await this.access.canRead(user, name))) continue;
       const m = await this.registry.getManifest(name, reference).catch(() => undefined);
       if (m) return { repo: name, manifest: m };
     }
@@ -163,7 +178,21 @@ export class ImagePuller implements ImageStore {
     if (!from) return Promise.reject(new HangarError('not_found', `image '${ref}' is not on this node and no central registry is configured to pull it from`));
     const reference = r.digest ?? r.tag ?? 'latest';
     const localTag = r.digest ? undefined : (r.tag ?? 'latest');
+    if (source?.user && this.access) {
+      const { user, ...rest } = source;
+      // A pull may not put an image into another user's repository (their next instance would run it).
+      return this.access.mayPullInto(user, r.path).then((ok) => {
+        if (ok) return this.pull(ref, rest, onProgress);
+        this.log.warn({ ref, repo: r.path }, 'pull refused: the repository belongs to another user');
+        throw pullFailed(ref);
+      });
+    }
     const where = `${registryBaseUrl(from.registry)}/${r.path}${r.digest ? `@${r.digest}` : `:${reference}`}`;
+    if (this.egress && !this.egress.mayPullFrom(from.registry)) {
+      // Refused before any connection: a reference cannot make the node reach a host it was not configured for.
+      this.log.warn({ ref, source: where }, 'pull refused: the registry is neither central nor in HANGAR_ALLOWED_REGISTRIES');
+      return Promise.reject(pullFailed(ref));
+    }
     const running = this.inflight.get(where);
     if (running) return running;
     const client = new RegistryClient(from);
@@ -175,7 +204,8 @@ export class ImagePuller implements ImageStore {
         return out;
       })
       .catch((e: unknown) => {
-        throw pullError(ref, where, e);
+        this.log.warn({ ref, source: where, err: asHangarError(e).message }, 'pull failed');
+        throw pullFailed(ref, e);
       })
       .finally(() => {
         this.inflight.delete(where);
@@ -230,7 +260,8 @@ export class ImagePuller implements ImageStore {
     return {
       registry: forCentral ? central!.url : r.domain!,
       credentials: creds,
-      headers: source?.headers,
+      headers: RegistryEgress.authHeaders(source?.headers),
+      ...(this.egress ? { allowAddress: (host: string, address: string) => this.egress!.addressAllowed(host, address) } : {}),
       ...(this.timeoutMs !== undefined ? { timeoutMs: this.timeoutMs } : {}),
       userAgent: 'hangar-node',
     };
@@ -238,23 +269,13 @@ export class ImagePuller implements ImageStore {
 }
 
 /**
- * Registry failures as the create/pin caller should see them: a missing image
- * or refused credentials are the caller's (400 naming `image` once core adds
- * the field), an unreachable registry is the node's (503).
+ * Every pull failure as the caller sees it: one text, whatever the cause (a
+ * missing image, refused credentials, a closed port, a registry the node may
+ * not reach), so an answer tells nothing about hosts and ports; the node's
+ * log has the reason.
  */
-function pullError(ref: string, where: string, e: unknown): HangarError {
-  const err = asHangarError(e, 'unavailable');
-  switch (err.kind) {
-    case 'not_found':
-      return new HangarError('not_found', `image '${ref}' not found at ${where} (${err.message})`, { cause: e });
-    case 'unauthenticated':
-    case 'permission_denied':
-      return new HangarError('invalid_argument', `the registry refused to let this node pull '${ref}' from ${where}: ${err.message}`, { field: 'image', cause: e });
-    case 'invalid_argument':
-      return new HangarError('invalid_argument', `cannot pull '${ref}' from ${where}: ${err.message}`, { field: 'image', cause: e });
-    default:
-      return new HangarError('unavailable', `image: cannot pull '${ref}' from ${where}: ${err.message}`, { cause: e });
-  }
+function pullFailed(ref: string, cause?: unknown): HangarError {
+  return new HangarError('not_found', `image '${ref}' could not be pulled (the node's log says why)`, { field: 'image', ...(cause !== undefined ? { cause } : {}) });
 }
 
 async function readAll(stream: AsyncIterable<Buffer>, max: number): Promise<Buffer> {

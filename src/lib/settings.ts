@@ -17,6 +17,10 @@ const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:[\]]*):(\d{1,5})$/, 
 const registryUrl = z
   .string()
   .regex(/^(https?:\/\/)?([\w.-]+|\[[0-9a-fA-F:]+\])(:\d+)?\/?$/, 'must be a registry URL (http(s)://host[:port] or host[:port])');
+const registryList = z
+  .string()
+  .regex(/^\s*([\w.-]+|\[[0-9a-fA-F:]+\])(:\d{1,5})?(\s*,\s*([\w.-]+|\[[0-9a-fA-F:]+\])(:\d{1,5})?)*\s*$/, 'must be a comma-separated list of host[:port]')
+  .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()));
 const cidr4 = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'must be an IPv4 CIDR such as 10.77.0.0/16');
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-"');
 const absPath = z.string().min(1).transform((p) => resolve(p));
@@ -49,6 +53,7 @@ export const SETTINGS = {
   HANGAR_CENTRAL_REGISTRY: s(registryUrl, '— (none)', 'node', 'Registry the node pulls images from when it does not hold them.'),
   HANGAR_CENTRAL_USER: s(z.string(), '—', 'node', 'User name for the central registry.'),
   HANGAR_CENTRAL_PASSWORD: s(z.string(), '—', 'node', 'Password for the central registry (with `HANGAR_CENTRAL_USER`).'),
+  HANGAR_ALLOWED_REGISTRIES: s(registryList, '`ghcr.io,quay.io,gcr.io,registry.k8s.io,public.ecr.aws,mcr.microsoft.com,index.unikraft.io,unikraft.org`', 'node', 'Registries (`host[:port]`, comma-separated; no port = any) a full image reference may pull from besides the central registry. Hosts listed here may be on loopback, link-local or the node\'s own subnets; the defaults may not.'),
   HANGAR_REGISTRY_MAX_BLOB_BYTES: s(positive, '`10737418240` (10 GiB)', 'node', 'Largest blob the node\'s registry accepts.'),
   HANGAR_REGISTRY_MAX_MANIFEST_BYTES: s(positive, '`4194304` (4 MiB)', 'node', 'Largest manifest the node\'s registry accepts.'),
   HANGAR_LOG_LEVEL: s(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), '`info`', 'node, cli', 'Level of the structured (JSON, stderr) log.'),

@@ -29,6 +29,8 @@ export interface NodeConfig {
   registryLimits: { maxBlobBytes?: number; maxManifestBytes?: number };
   /** The registry images are pulled from when the node lacks them (HANGAR_CENTRAL_REGISTRY, _USER, _PASSWORD). */
   central?: CentralRegistryConfig;
+  /** Registries full references may pull from besides central (HANGAR_ALLOWED_REGISTRIES); unset = the well-known public ones. */
+  allowedRegistries?: string[];
 }
 
 const repoRoot = (): string => resolve(new URL('../../..', import.meta.url).pathname);
@@ -58,6 +60,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     cgroupParent: v.HANGAR_CGROUP_PARENT ?? '/hangar',
     runtime: v.HANGAR_RUNTIME ?? 'runc',
   };
+  if (v.HANGAR_ALLOWED_REGISTRIES) base.allowedRegistries = v.HANGAR_ALLOWED_REGISTRIES;
   if (v.HANGAR_CENTRAL_REGISTRY) {
     base.central = { url: v.HANGAR_CENTRAL_REGISTRY, ...(v.HANGAR_CENTRAL_USER ? { username: v.HANGAR_CENTRAL_USER, password: v.HANGAR_CENTRAL_PASSWORD ?? '' } : {}) };
   }

@@ -11,6 +11,7 @@ import { ImageService } from '../core/images/service.js';
 import { InstanceService } from '../core/instances/service.js';
 import { systemClock } from '../core/ports/clock.js';
 import { NodeImageCatalog } from '../image/catalog.js';
+import { RegistryEgress } from '../image/egress.js';
 import { ImagePuller } from '../image/puller.js';
 import { LocalImageStore } from '../image/store.js';
 import { createLogger, type Logger } from '../lib/log.js';
@@ -68,14 +69,20 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   await registry.init();
   const pins = registry.pinTable<PinRecord>();
   await pins.importJson(join(config.home, 'pins.json'), logger);
-  const imageService = new ImageService({ pins, clock: systemClock, sources: [instanceImages(() => store.allInstances())] });
+  const imageService = new ImageService({
+    pins,
+    clock: systemClock,
+    sources: [instanceImages(() => store.allInstances())],
+    repositories: registry.owners,
+    userNamed: async (name) => (await store.getUserByName(name))?.uuid,
+  });
   const images = new LocalImageStore({ root: join(config.home, 'images'), registry, rules: imageService, logger });
   await images.init();
   // What the node lacks is pulled from the central registry (or the registry a full reference names) on first use.
   // Drivers come before the puller: which image kinds this node can run is theirs to say.
   const runtime = new RuncDriver({ stateDir: join(config.home, 'run'), shimPath: join(config.binDir, 'hangar-shim'), cgroupParent: config.cgroupParent, logger });
   const runtimes = new DriverRegistry([runtime], config.runtime);
-  const puller = new ImagePuller({ store: images, registry, central: config.central, logger, lease: (d) => imageService.lease(d), runnable: (kind) => runtimes.runsKind(kind), driverName: runtimes.default.name });
+  const puller = new ImagePuller({ store: images, registry, central: config.central, logger, lease: (d) => imageService.lease(d), access: imageService, egress: new RegistryEgress({ central: config.central?.url, allowed: config.allowedRegistries, subnets: [config.network.subnet] }), runnable: (kind) => runtimes.runsKind(kind), driverName: runtimes.default.name });
   const catalog = new NodeImageCatalog({ registry, puller, images: imageService, userName: async (u) => (await store.getUser(u))?.name, gc: () => images.prune(), logger });
   const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
   await network.init();
@@ -89,7 +96,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
 
   const baseUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog }, logger);
-  app.route('/v2', createRegistryApi(registry, { userForToken: async (t) => (await store.userByTokenHash(hashToken(t)))?.name }, { guard: imageService }));
+  app.route('/v2', createRegistryApi(registry, { userForToken: (t) => store.userByTokenHash(hashToken(t)) }, { guard: imageService, access: imageService }));
   let server: Server;
   try {
     server = await serve(app, config.host, config.port);

@@ -54,6 +54,14 @@ CREATE TABLE IF NOT EXISTS pins (
   uuid TEXT PRIMARY KEY,
   doc TEXT NOT NULL
 );
+-- who owns a repository: recorded when a /v2/ push first creates it (the image service's access rule reads it);
+-- a repository without a row that holds manifests predates owners (imports, pulls, upgrades) and is the admin's
+CREATE TABLE IF NOT EXISTS repo_owners (
+  repo TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  public INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS uploads (
   uuid TEXT PRIMARY KEY,
   repo TEXT NOT NULL,
@@ -146,6 +154,9 @@ export function openRegistryDb(path: string) {
     insertUpload: db.prepare<[string, string, number, number]>('INSERT INTO uploads (uuid, repo, offset, created_ms, updated_ms) VALUES (?, ?, 0, ?, ?)'),
     setUploadOffset: db.prepare<[number, number, string]>('UPDATE uploads SET offset = ?, updated_ms = ? WHERE uuid = ?'),
     deleteUpload: db.prepare<[string]>('DELETE FROM uploads WHERE uuid = ?'),
+    repoOwner: db.prepare<[string], { owner: string; public: number }>('SELECT owner, public FROM repo_owners WHERE repo = ?'),
+    insertRepoOwner: db.prepare<[string, string, number, number]>('INSERT OR IGNORE INTO repo_owners (repo, owner, public, created_ms) VALUES (?, ?, ?, ?)'),
+    deleteLinksOfRepo: db.prepare<[string]>('DELETE FROM blob_links WHERE repo = ?'),
     allPins: db.prepare<[], { uuid: string; doc: string }>('SELECT uuid, doc FROM pins ORDER BY uuid'),
     upsertPin: db.prepare<[string, string]>('INSERT INTO pins (uuid, doc) VALUES (?, ?) ON CONFLICT (uuid) DO UPDATE SET doc = excluded.doc'),
     deletePin: db.prepare<[string]>('DELETE FROM pins WHERE uuid = ?'),

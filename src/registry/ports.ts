@@ -96,3 +96,31 @@ export interface RemovalGuard {
   guardRemoval<T>(target: { ref: string; digest: string; children?: readonly string[]; lastTag: boolean }, remove: () => Promise<T>): Promise<T>;
 }
 
+
+/** The user a /v2/ request's credentials name. */
+export interface RegistryUser {
+  uuid: string;
+  name: string;
+  admin: boolean;
+}
+
+/**
+ * Who may read and write which repository over /v2/; on a node the image
+ * service answers (the same rule as the images API and instance creation).
+ */
+export interface RegistryAccess {
+  canRead(user: RegistryUser, repo: string): Promise<boolean>;
+  canWrite(user: RegistryUser, repo: string): Promise<boolean>;
+  /** Throws (permission_denied) when `user` may not write `repo`; records the owner of a repository nobody owned. */
+  claim(user: RegistryUser, repo: string): Promise<void>;
+  /** True when `digest` may be mounted into or referenced from `into`. */
+  canUseBlob(user: RegistryUser, digest: string, into: string): Promise<boolean>;
+}
+
+/** Everyone may do everything: a registry served without a node (tests of the wire protocol). */
+export const OPEN_ACCESS: RegistryAccess = {
+  canRead: async () => true,
+  canWrite: async () => true,
+  claim: async () => undefined,
+  canUseBlob: async () => true,
+};

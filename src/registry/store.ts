@@ -20,6 +20,7 @@ import { BlobStore } from './blobs.js';
 import { RegistryContext, type RegistryOptions } from './context.js';
 import { Collector, type GcResult } from './gc.js';
 import { ManifestStore } from './manifests.js';
+import { RepositoryOwners } from './owners.js';
 import { PinTable } from './pins.js';
 import type { Descriptor, LocalRegistry, StoredManifest, TagInfo } from './ports.js';
 import { UploadSessions, type UploadStatus } from './uploads.js';
@@ -32,6 +33,8 @@ export class DiskRegistry extends RegistryContext implements LocalRegistry {
   readonly blobs: BlobStore;
   readonly manifests: ManifestStore;
   readonly uploads: UploadSessions;
+  /** Who owns each repository (the image service's access rule reads it). */
+  readonly owners: RepositoryOwners;
   private readonly collector: Collector;
   private initDone: Promise<void> | undefined;
 
@@ -40,6 +43,7 @@ export class DiskRegistry extends RegistryContext implements LocalRegistry {
     this.blobs = new BlobStore(this);
     this.manifests = new ManifestStore(this);
     this.uploads = new UploadSessions(this, this.blobs);
+    this.owners = new RepositoryOwners(this);
     this.collector = new Collector(this);
   }
 

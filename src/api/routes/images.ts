@@ -164,6 +164,7 @@ export function imageRoutes(deps: ApiDeps): Hono<AppEnv> {
             ...(it.pull_policy !== undefined ? { pullPolicy: it.pull_policy } : {}),
             ...(it.credentials !== undefined ? { credentials: it.credentials } : {}),
             ...(it.headers !== undefined ? { headers: it.headers } : {}),
+            user: viewer(me),
           };
           const pin = await cat.pin(me.uuid, { url: it.url, source, timeoutS: it.timeout_s, ...(it.autokill ? { autokillMs: it.autokill.time_ms } : {}) });
           return pinToWire(pin);
@@ -198,7 +199,7 @@ export function imageRoutes(deps: ApiDeps): Hono<AppEnv> {
     const q = parseWith(registryListQuerySchema, queryLists(c, ['namespace']));
     const details = parseBool(q.details, true);
     const namespaces = q.namespace ?? [];
-    const repos = (await catalog().repositories()).filter((r) => namespaces.length === 0 || namespaces.some((n) => r.name === n || r.name.startsWith(`${n.replace(/\/+$/, '')}/`)));
+    const repos = (await catalog().repositories(viewer(c.get('user')))).filter((r) => namespaces.length === 0 || namespaces.some((n) => r.name === n || r.name.startsWith(`${n.replace(/\/+$/, '')}/`)));
     const entries: Entry[] = repos.map((r) => ({
       status: 'success',
       name: r.name,
@@ -216,11 +217,7 @@ export function imageRoutes(deps: ApiDeps): Hono<AppEnv> {
     for (const it of items) {
       const ref = `${it.name}${it.digest !== undefined ? `@${it.digest}` : `:${it.tag ?? 'latest'}`}`;
       try {
-        if (!me.admin) {
-          const held = await cat.list({ ...(it.digest !== undefined ? { digest: it.digest } : { tag: ref }) }, viewer(me));
-          if (!held.some((h) => h.owner === me.name)) throw new HangarError('permission_denied', `only the node admin or the user who pushed it can remove '${ref}'`);
-        }
-        const removed = await cat.remove(ref);
+        const removed = await cat.remove(ref, viewer(me));
         const r = removed[0];
         entries.push({ status: 'success', name: it.name, ...(it.tag !== undefined || it.digest === undefined ? { tag: it.tag ?? 'latest' } : {}), ...(r ? { digest: r.digest } : {}) });
       } catch (e) {

@@ -48,3 +48,27 @@ export interface RemovalTarget {
   /** A tag going away (`repo`, `tag`) while the image may stay: holders that named it are refused too. */
   tag?: { repo: string; tag: string };
 }
+
+/** Who asks: a user of the node (the admin may do everything). */
+export interface Principal {
+  uuid: string;
+  admin: boolean;
+}
+
+/** A repository's recorded owner. */
+export interface RepositoryOwner {
+  owner: string;
+  /** Readable by every user. */
+  public: boolean;
+}
+
+/** What the access rule reads about repositories (the registry's database on a node). */
+export interface RepositoryDirectory {
+  owner(repo: string): Promise<RepositoryOwner | undefined>;
+  /** Records `rec` unless an owner is recorded; returns the owner in force. */
+  claim(repo: string, rec: RepositoryOwner): Promise<RepositoryOwner>;
+  /** True when the repository holds a manifest. */
+  exists(repo: string): Promise<boolean>;
+  /** Repositories a blob is linked in. */
+  blobRepos(digest: string): Promise<string[]>;
+}

@@ -10,6 +10,8 @@
  * - May remove: refused when the image leaves the node (`lastTag`) and is in
  *   use or pinned, and when a tag goes that a holder was created by (its
  *   restarts resolve the name again).
+ * - Access: who may read and write which repository (access.ts; the /v2/
+ *   API, the images API, pins and the puller ask through this service).
  * - Removals and collections run one at a time, each after computing what is
  *   in use, so nothing becomes used between the check and the delete.
  */
@@ -17,7 +19,8 @@ import { HangarError } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
 import { DEFAULT_TAG, lookupNames, parseReference } from '../../oci/reference.js';
 import type { Clock } from '../ports/clock.js';
-import type { ImageReferenceSource, ImageUse, PinRecord, PinStore, RemovalTarget } from './ports.js';
+import { ImageAccess } from './access.js';
+import type { ImageReferenceSource, ImageUse, PinRecord, PinStore, Principal, RemovalTarget, RepositoryDirectory } from './ports.js';
 
 /** Refused removal: who holds the image, or that it is pinned. */
 export class ImageInUseError extends HangarError {
@@ -41,6 +44,10 @@ export interface ImageServiceOptions {
   pins: PinStore;
   clock: Clock;
   sources?: ImageReferenceSource[];
+  /** Repository owners for the access rule (access.ts); without it every user may do everything. */
+  repositories?: RepositoryDirectory;
+  /** uuid of the user with this name: a user's namespace (`<name>/…`) is theirs. */
+  userNamed?: (name: string) => Promise<string | undefined>;
   /** How long a lease outlives the resolve that took it: the instance record is stored right after (default 60 s). */
   leaseLingerMs?: number;
 }
@@ -58,8 +65,10 @@ export class ImageService {
   private readonly linger: number;
   private readonly leases = new Set<Lease>();
   private readonly mutex = new Mutex();
+  private readonly access: ImageAccess;
 
   constructor(o: ImageServiceOptions) {
+    this.access = new ImageAccess({ directory: o.repositories, userNamed: o.userNamed, uses: () => this.uses() });
     this.pinStore = o.pins;
     this.clock = o.clock;
     this.sources = [...(o.sources ?? [])];
@@ -86,6 +95,29 @@ export class ImageService {
       else for (const digest of l.digests) out.push({ digest, by: 'an instance being created' });
     }
     return out;
+  }
+
+  // --- access (the rule is access.ts's) ------------------------------------------
+
+  canRead(user: Principal, repo: string): Promise<boolean> {
+    return this.access.canRead(user, repo);
+  }
+
+  canWrite(user: Principal, repo: string): Promise<boolean> {
+    return this.access.canWrite(user, repo);
+  }
+
+  /** Refuses a write the rule does not allow; records the owner of a repository nobody owned. */
+  claim(user: Principal, repo: string): Promise<void> {
+    return this.access.claim(user, repo);
+  }
+
+  canUseBlob(user: Principal, digest: string, into: string): Promise<boolean> {
+    return this.access.canUseBlob(user, digest, into);
+  }
+
+  mayPullInto(user: Principal, repo: string): Promise<boolean> {
+    return this.access.mayPullInto(user, repo);
   }
 
   // --- pins ---------------------------------------------------------------------

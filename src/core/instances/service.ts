@@ -66,7 +66,7 @@ export class InstanceService {
    */
   async create(user: User, input: CreateInstanceInput): Promise<Instance[]> {
     const req = checkCreate(input, this.d.limits);
-    const image = await this.d.images.resolve(req.image, req.imageSource).catch((e: unknown) => {
+    const image = await this.d.images.resolve(req.image, { ...req.imageSource, user: { uuid: user.uuid, admin: user.admin } }).catch((e: unknown) => {
       if (e instanceof HangarError && (e.kind === 'not_found' || e.kind === 'invalid_argument')) throw invalid('image', e.message);
       throw e;
     });
@@ -174,7 +174,7 @@ export class InstanceService {
       const cur = await this.find(user, { uuid: inst.uuid });
       const next = applyUpdate(cur, op, this.d.limits);
       if (op.prop === 'image') {
-        const img = await this.d.images.resolve(next.image).catch((e: unknown) => {
+        const img = await this.d.images.resolve(next.image, { user: { uuid: user.uuid, admin: user.admin } }).catch((e: unknown) => {
           throw invalid('value', e instanceof Error ? e.message : String(e));
         });
         next.imageDigest = img.digest;

@@ -52,8 +52,10 @@ export interface ImageSource {
   /** Default `if_not_present`. */
   pullPolicy?: PullPolicy;
   credentials?: { username: string; password: string };
-  /** Extra HTTP headers for the registry. */
+  /** Extra HTTP headers for the registry (only registry-auth ones are sent). */
   headers?: Record<string, string>;
+  /** On whose behalf: only images this user may read are resolved, and a pull lands only where they may store it. */
+  user?: { uuid: string; admin: boolean };
 }
 
 /** One image the node holds: a manifest (or index) digest in one repository, with the tags on it. */
@@ -131,7 +133,8 @@ export interface ImageCatalog {
   pin(owner: string, req: PinRequest): Promise<PinnedImage>;
   unpin(uuid: string, viewer: { uuid: string; admin: boolean }): Promise<PinnedImage>;
   pins(viewer: { uuid: string; admin: boolean }): Promise<PinnedImage[]>;
-  /** Removes a tag, or every tag of a digest; refuses when an instance uses the image or it is pinned. */
-  remove(ref: string): Promise<HeldImage[]>;
-  repositories(): Promise<RepositoryListing[]>;
+  /** Removes a tag, or every tag of a digest; refuses when an instance uses the image or it is pinned, or `viewer` may not write its repository. */
+  remove(ref: string, viewer?: { uuid: string; admin: boolean }): Promise<HeldImage[]>;
+  /** The repositories `viewer` may read (default: all). */
+  repositories(viewer?: { uuid: string; admin: boolean }): Promise<RepositoryListing[]>;
 }

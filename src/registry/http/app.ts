@@ -14,7 +14,8 @@ import { regError } from '../errors.js';
 import { INDEX_TYPES, MT, STORABLE_MANIFEST_TYPES, bareMediaType } from '../../oci/media-types.js';
 import { looksLikeDigest, repoNameProblem } from '../../oci/names.js';
 import { checkDigest, checkRepoName, checkTag } from '../names.js';
-import type { RemovalGuard } from '../ports.js';
+import { parseManifest } from '../../oci/manifest.js';
+import { OPEN_ACCESS, type RegistryAccess, type RegistryUser, type RemovalGuard } from '../ports.js';
 import { deleteReference } from '../removal.js';
 import type { DiskRegistry } from '../store.js';
 import { rangeHeader } from '../uploads.js';
@@ -36,8 +37,8 @@ import {
 } from './wire.js';
 
 export interface RegistryAuth {
-  /** The name of the user a node API token belongs to, or undefined when it is not a token of this node (async: the user store may be remote). */
-  userForToken(token: string): Promise<string | undefined> | string | undefined;
+  /** The user a node API token belongs to, or undefined when it is not a token of this node (async: the user store may be remote). */
+  userForToken(token: string): Promise<RegistryUser | undefined> | RegistryUser | undefined;
 }
 
 export interface RegistryApiOptions {
@@ -45,6 +46,8 @@ export interface RegistryApiOptions {
   service?: string;
   /** Asked before a DELETE takes a manifest or tag away (the node's image service); without it nothing is refused. */
   guard?: RemovalGuard;
+  /** Who may read and write which repository (the node's image service); default: everyone everything. */
+  access?: RegistryAccess;
 }
 
 const R_UPLOADS = /^\/(.+)\/blobs\/uploads\/?$/;
@@ -64,10 +67,20 @@ function decodeBasic(v: string): { user: string; password: string } | undefined 
 
 export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, opts: RegistryApiOptions = {}): Hono<RegistryEnv> {
   const service = opts.service ?? 'hangar';
+  const access = opts.access ?? OPEN_ACCESS;
   const app = new Hono<RegistryEnv>();
 
+  /** A repository the user may not read answers as one that does not exist: a user learns nothing of another's. */
+  const mustRead = async (c: RCtx, name: string): Promise<void> => {
+    if (!(await access.canRead(c.get('registryUser'), name))) throw regError('NAME_UNKNOWN', `repository ${name} is not known`, { detail: { name } });
+  };
+  const mustWrite = async (c: RCtx, name: string): Promise<void> => {
+    await mustRead(c, name);
+    if (!(await access.canWrite(c.get('registryUser'), name))) throw regError('DENIED', `repository ${name} belongs to another user`, { detail: { name } });
+  };
+
   /** The user the request's credentials name, or undefined. */
-  const authenticate = async (c: RCtx): Promise<string | undefined> => {
+  const authenticate = async (c: RCtx): Promise<RegistryUser | undefined> => {
     const h = c.req.header('authorization') ?? '';
     const basic = /^Basic\s+(\S+)\s*$/i.exec(h);
     if (basic) {
@@ -124,7 +137,9 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
       }
       if (rest === '/_catalog') {
         if (method !== 'GET') throw notAllowed(method);
-        const repos = (await registry.repositories()).filter((r) => !repoNameProblem(r)).sort();
+        const repos: string[] = [];
+        for (const r of await registry.repositories()) if (!repoNameProblem(r) && (await access.canRead(user, r))) repos.push(r);
+        repos.sort();
         const p = page(repos, pageParams(c), '/v2/_catalog');
         return json(c, { repositories: p.items }, p.headers);
       }
@@ -136,6 +151,7 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
       if ((m = R_TAGS.exec(rest))) {
         if (method !== 'GET') throw notAllowed(method);
         const name = repoName(m[1]!);
+        await mustRead(c, name);
         if (!registry.hasRepository(name)) throw regError('NAME_UNKNOWN', `repository ${name} is not known`, { detail: { name } });
         const p = page((await registry.tags(name)).map((t) => t.tag).sort(), pageParams(c), `/v2/${name}/tags/list`);
         return json(c, { name, tags: p.items }, p.headers);
@@ -144,6 +160,7 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
         if (method !== 'GET') throw notAllowed(method);
         const name = repoName(m[1]!);
         checkDigest(m[2]!);
+        await mustRead(c, name);
         const artifactType = c.req.query('artifactType');
         let list = await registry.referrers(name, m[2]!);
         if (artifactType) list = list.filter((d) => d.artifactType === artifactType);
@@ -169,11 +186,14 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
 
   async function startUpload(c: RCtx, name: string): Promise<Response> {
     if (c.req.method !== 'POST') throw notAllowed(c.req.method);
+    const user = c.get('registryUser');
+    await access.claim(user, name);
     const mount = c.req.query('mount');
     if (mount !== undefined) {
       checkDigest(mount);
       const from = c.req.query('from');
-      const fromOk = from === undefined || repoNameProblem(from) === undefined;
+      // Only a blob the user can already read elsewhere is mounted: a digest alone proves nothing.
+      const fromOk = from === undefined ? await access.canUseBlob(user, mount, name) : repoNameProblem(from) === undefined && (await access.canRead(user, from));
       if (fromOk && registry.mountBlob(name, mount, from)) return blobCreated(name, mount);
       // not mountable: fall back to a plain upload session (202)
     }
@@ -193,6 +213,7 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
   }
 
   async function upload(c: RCtx, name: string, uuid: string): Promise<Response> {
+    await mustWrite(c, name);
     switch (c.req.method) {
       case 'GET': {
         const u = registry.uploadStatus(name, uuid);
@@ -227,6 +248,8 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
     const method = c.req.method;
     if (method !== 'GET' && method !== 'HEAD' && method !== 'DELETE') throw notAllowed(method);
     checkDigest(digest);
+    if (method === 'DELETE') await mustWrite(c, name);
+    else await mustRead(c, name);
     if (method === 'DELETE') {
       registry.unlinkBlob(name, digest);
       return empty(202);
@@ -253,6 +276,7 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
     switch (method) {
       case 'GET':
       case 'HEAD': {
+        await mustRead(c, name);
         const info = registry.manifestInfo(name, reference);
         if (!info) {
           if (!registry.hasRepository(name)) throw regError('NAME_UNKNOWN', `repository ${name} is not known`, { detail: { name } });
@@ -271,14 +295,33 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
         const max = registry.limits.maxManifestBytes;
         const body = await readSmallBody(c, max, () => regError('SIZE_INVALID', `manifest larger than the ${max} bytes allowed`, { status: 413, detail: { limit: max } }));
         const contentType = c.req.header('content-type');
-        const { digest, subject } = await registry.putManifest(name, reference, body, contentType ?? '', { pushedBy: c.get('registryUser') });
+        const user = c.get('registryUser');
+        await access.claim(user, name);
+        await checkBlobsUsable(user, name, body, contentType ?? '');
+        const { digest, subject } = await registry.putManifest(name, reference, body, contentType ?? '', { pushedBy: user.name });
         return empty(201, { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, ...(subject ? { 'OCI-Subject': subject } : {}) });
       }
       case 'DELETE':
+        await mustWrite(c, name);
         await deleteReference(registry, opts.guard, name, reference);
         return empty(202);
       default:
         throw notAllowed(method);
+    }
+  }
+
+  /** Refuses a manifest that references a stored blob the user cannot read anywhere (a malformed one is the store's to refuse). */
+  async function checkBlobsUsable(user: RegistryUser, name: string, body: Buffer, contentType: string): Promise<void> {
+    let blobs: readonly { digest: string }[];
+    try {
+      blobs = parseManifest(body, contentType).blobs;
+    } catch {
+      return;
+    }
+    for (const b of blobs) {
+      if ((await registry.hasBlob(b.digest)) && !(await access.canUseBlob(user, b.digest, name))) {
+        throw regError('MANIFEST_BLOB_UNKNOWN', `blob ${b.digest} is not stored`, { detail: { digest: b.digest } });
+      }
     }
   }
 

@@ -9,10 +9,11 @@ import { pipeline } from 'node:stream/promises';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
 import { regError, toRegistryError } from '../errors.js';
+import type { RegistryUser } from '../ports.js';
 
 export interface RegistryEnv {
   Bindings: { incoming?: IncomingMessage; outgoing?: ServerResponse };
-  Variables: { registryUser: string };
+  Variables: { registryUser: RegistryUser };
 }
 
 export type RCtx = Context<RegistryEnv>;

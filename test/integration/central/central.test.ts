@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { eventually, httpGet, HELLO_ARCHIVE, startTestNode, testConfig, type TestNode } from '../../helpers/node.js';
-import { htpasswdLine, skopeoCopy, startDockerRegistry, type DockerRegistry } from './docker-registry.js';
+import { createServer, type Server } from 'node:net';
+import { freePort, htpasswdLine, skopeoCopy, startDockerRegistry, type DockerRegistry } from './docker-registry.js';
 import { helloVariant } from './hello-variant.js';
 
 /**
@@ -13,7 +14,10 @@ import { helloVariant } from './hello-variant.js';
 let central: DockerRegistry;
 let authed: DockerRegistry | undefined;
 let n: TestNode;
+let authedPort: number;
 const variants: string[] = [];
+/** One answer for every failed pull, whatever the cause. */
+const PULL_FAILED = (ref: string): string => `image: image '${ref}' could not be pulled (the node's log says why)`;
 
 before(async () => {
   central = await startDockerRegistry();
@@ -25,6 +29,9 @@ before(async () => {
   }
   const config = testConfig();
   config.central = { url: central.url };
+  // The basic-auth registry of the last test: on loopback, so it must be configured to be pulled from.
+  authedPort = await freePort();
+  config.allowedRegistries = [`127.0.0.1:${authedPort}`];
   n = await startTestNode(config);
 });
 after(async () => {
@@ -71,8 +78,8 @@ test('central offline: if_not_present uses the cached image, always fails cleanl
   assert.equal(cached.items[0]!['state'], 'running');
 
   const always = await n.api('POST', '/v1/instances', { name: 'offline-always', image: { url: 'library/hello:v1', pull_policy: 'always' }, autostart: true, timeout_s: 30 });
-  assert.equal(always.status, 503, JSON.stringify(always.json));
-  assert.match(String(always.json.message), /^image: cannot pull 'library\/hello:v1' from http:\/\/127\.0\.0\.1:\d+\/library\/hello:v1: .*ECONNREFUSED/);
+  assert.equal(always.status, 400, JSON.stringify(always.json));
+  assert.equal(always.json.message, PULL_FAILED('library/hello:v1'), 'a closed port says no more than any other failure');
   assert.equal((await n.api('GET', '/v1/instances?name=offline-always')).items[0]?.['error'], 8, 'no instance was made');
 
   const never = await n.api('POST', '/v1/instances', { name: 'offline-never', image: { url: 'library/hello:v3', pull_policy: 'never' } });
@@ -80,7 +87,8 @@ test('central offline: if_not_present uses the cached image, always fails cleanl
   assert.match(String(never.json.message), /^image: image 'library\/hello:v3' is not on this node and pull_policy is 'never'/);
 
   const missing = await n.api('POST', '/v1/instances', { name: 'offline-missing', image: 'library/hello:v3' });
-  assert.equal(missing.status, 503, 'a missing image with central down: unavailable, not "not found"');
+  assert.equal(missing.status, 400);
+  assert.equal(missing.json.message, PULL_FAILED('library/hello:v3'));
   assert.deepEqual(await n.node.registry.tags('library/hello').then((t) => t.map((x) => x.tag).sort()), ['v1', 'v2'], 'no partial tag');
 });
 
@@ -88,13 +96,13 @@ test('a registry with basic auth, named by a full reference, with ImageSpec cred
   const line = htpasswdLine('hangar', 's3cret');
   // make test installs apache2-utils (scripts/install-deps.sh): a missing bcrypt is a setup failure, not a skip.
   assert.ok(line, 'no bcrypt: neither htpasswd (apache2-utils) nor Python crypt is available');
-  authed = await startDockerRegistry({ htpasswd: line });
+  authed = await startDockerRegistry({ htpasswd: line, port: authedPort });
   await skopeoCopy(`oci-archive:${HELLO_ARCHIVE}`, `docker://${authed.host}/private/hello:v1`, { destCreds: 'hangar:s3cret' });
   const ref = `${authed.host}/private/hello:v1`;
 
   const anon = await n.api('POST', '/v1/instances', { name: 'priv-anon', image: ref, autostart: false });
   assert.equal(anon.status, 400, JSON.stringify(anon.json));
-  assert.match(String(anon.json.message), /^image: the registry refused to let this node pull/);
+  assert.equal(anon.json.message, PULL_FAILED(ref));
   const wrong = await n.api('POST', '/v1/instances', { name: 'priv-wrong', image: { url: ref, credentials: { username: 'hangar', password: 'nope' } }, autostart: false });
   assert.equal(wrong.status, 400, JSON.stringify(wrong.json));
 
@@ -104,4 +112,39 @@ test('a registry with basic auth, named by a full reference, with ImageSpec cred
   assert.equal(authed.count('GET', '/v2/private/hello/manifests/v1', 200), 1);
   const res = await eventually(async () => httpGet(String(ok.items[0]!['private_ip']), 8080, '/', 3000).catch(() => undefined), 15_000);
   assert.match(res.body, /Hello from hangar! \(priv\)/);
+});
+
+/** A TCP listener on loopback that counts the connections it accepts (and answers none). */
+async function countingListener(): Promise<{ port: number; accepts: () => number; close: () => Promise<void> }> {
+  let n = 0;
+  const server: Server = createServer((sock) => {
+    n++;
+    sock.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  return { port: typeof a === 'object' && a ? a.port : 0, accepts: () => n, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+test('a reference to a host the node is not configured for is refused before any connection, with the same answer for open and closed ports', async () => {
+  const open = await countingListener();
+  const closed = await freePort();
+  try {
+    const answers: string[] = [];
+    for (const port of [open.port, closed]) {
+      const ref = `127.0.0.1:${port}/internal/secret:1`;
+      const plain = await n.api('POST', '/v1/instances', { name: `probe-${port}`, image: ref, autostart: false });
+      assert.equal(plain.status, 400, JSON.stringify(plain.json));
+      const spec = await n.api('POST', '/v1/instances', { name: `probe-h-${port}`, image: { url: ref, headers: { 'X-Internal-Token': 'x', Authorization: 'Bearer y' }, pull_policy: 'always' }, autostart: false });
+      assert.equal(spec.status, 400, JSON.stringify(spec.json));
+      const pin = await n.api('POST', '/v1/images', { url: ref, timeout_s: 5, headers: { 'X-Internal-Token': 'x' } });
+      assert.equal(pin.items[0]!['status'], 'error');
+      for (const m of [plain.json.message, spec.json.message]) assert.equal(m, PULL_FAILED(ref));
+      answers.push(String(pin.items[0]!['message']).replace(String(port), 'PORT'), String(plain.json.message).replace(String(port), 'PORT'));
+    }
+    assert.deepEqual(answers.slice(0, 2), answers.slice(2), 'open and closed ports answer alike');
+    assert.equal(open.accepts(), 0, 'the node never connected to the listener');
+  } finally {
+    await open.close();
+  }
 });

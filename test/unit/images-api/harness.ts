@@ -48,6 +48,8 @@ export interface RemoteRegistry {
   token: string;
   /** `METHOD /path` of every request it answered other than with a 401 auth challenge. */
   requests: string[];
+  /** The header names of every request it received. */
+  headerNames: Set<string>;
   stop(): Promise<void>;
 }
 
@@ -56,12 +58,14 @@ export async function startRemoteRegistry(root: string, token = 'central-secret'
   const registry = new DiskRegistry({ root, logger: silentLogger });
   await registry.init();
   const requests: string[] = [];
+  const headerNames = new Set<string>();
   const app = new Hono<AppEnv>();
   app.use('*', async (c, next) => {
+    c.req.raw.headers.forEach((_v, k) => headerNames.add(k.toLowerCase()));
     await next();
     if (c.res.status !== 401) requests.push(`${c.req.method} ${c.req.path}`);
   });
-  app.route('/v2', createRegistryApi(registry, { userForToken: (t) => (t === token ? 'central-user' : undefined) }) as unknown as Hono<AppEnv>);
+  app.route('/v2', createRegistryApi(registry, { userForToken: (t) => (t === token ? { uuid: '00000000-0000-4000-8000-000000000001', name: 'central-user', admin: true } : undefined) }) as unknown as Hono<AppEnv>);
   const server: Server = await serve(app, '127.0.0.1', 0);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -69,6 +73,7 @@ export async function startRemoteRegistry(root: string, token = 'central-secret'
     url,
     token,
     requests,
+    headerNames,
     async stop() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -86,6 +91,8 @@ export async function imagesHarness(o: { central?: boolean; centralAuth?: boolea
     pins: registry.pinTable<PinRecord>(),
     clock: systemClock,
     sources: [instanceImages(() => store.allInstances())],
+    repositories: registry.owners,
+    userNamed: async (name) => (await store.getUserByName(name))?.uuid,
   });
   const remote = o.central ? await startRemoteRegistry(join(dir, 'remote')) : undefined;
   const resolved: string[] = [];
@@ -105,7 +112,7 @@ export async function imagesHarness(o: { central?: boolean; centralAuth?: boolea
     list: async () => [],
   };
   const central: CentralRegistryConfig | undefined = remote ? { url: remote.url, ...(o.centralAuth === false ? {} : { username: 'node', password: remote.token }) } : undefined;
-  const puller = new ImagePuller({ store: localStore, registry, central, timeoutMs: 5000, lease: (d) => images.lease(d) });
+  const puller = new ImagePuller({ store: localStore, registry, central, timeoutMs: 5000, lease: (d) => images.lease(d), access: images });
   const catalog = new NodeImageCatalog({
     registry,
     puller,
@@ -149,6 +156,7 @@ export async function imagesHarness(o: { central?: boolean; centralAuth?: boolea
     store,
     registry,
     remote,
+    images,
     puller,
     catalog,
     resolved,
