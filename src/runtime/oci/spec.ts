@@ -72,6 +72,11 @@ export interface OciConfigOptions {
    * native/hangar-shim.c, init mode); absent: the app itself is pid 1.
    */
   initPath?: string;
+  /**
+   * Host sysfs folders that list network interfaces (see hostNetSysDirs()),
+   * masked in a sandbox that joins a netns: its /sys is the host's.
+   */
+  hostNetSysDirs?: string[];
 }
 
 /** Where the init is bind-mounted: a file on the sandbox's own /dev tmpfs, so the rootfs needs no mountpoint. */
@@ -103,7 +108,8 @@ function mounts(spec: SandboxSpec, initPath: string | undefined): Mount[] {
   }
   if (spec.netnsPath) {
     // sysfs may only be mounted by the owner of the network namespace; a joined
-    // netns belongs to the host, so bind the host's /sys read-only instead.
+    // netns belongs to the host, so bind the host's /sys read-only instead (its
+    // interface folders are masked, see hostNetSysDirs).
     m.push({ destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
   } else {
     m.push({ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] });
@@ -203,7 +209,9 @@ export function buildOciConfig(spec: SandboxSpec, opts: OciConfigOptions): Recor
       cgroupsPath: opts.cgroupsPath,
       resources,
       seccomp: seccompProfile(),
-      maskedPaths: MASKED_PATHS,
+      // The bound host /sys lists the host's interfaces (bridge, every veth, NICs);
+      // its own are not there either (sysfs shows the mounter's netns), so hide them all.
+      maskedPaths: spec.netnsPath ? [...MASKED_PATHS, ...(opts.hostNetSysDirs ?? [])] : MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
     },
   };
