@@ -25,7 +25,7 @@ import { SqliteStore } from '../store/sqlite.js';
 import { ensureAdmin, ensureNodeId } from './bootstrap.js';
 import type { NodeConfig } from './config.js';
 import { takePidLock } from './pidlock.js';
-import { ensureTraversable } from './traverse.js';
+import { ensureTraversable, makeHomePrivate } from './traverse.js';
 import { tuneHost } from './host-tuning.js';
 
 export const VERSION = '0.1.0';
@@ -80,6 +80,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
   await network.init();
   const logs = new FileLogStore(join(config.home, 'logs'));
+  makeHomePrivate(config.home);
   const lifecycle = new Lifecycle({ store, runtimes, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs });
   const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle });
 
