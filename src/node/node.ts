@@ -26,7 +26,9 @@ import { ensureAdmin, ensureNodeId } from './bootstrap.js';
 import type { NodeConfig } from './config.js';
 import { takePidLock } from './pidlock.js';
 import { ensureTraversable, makeHomePrivate } from './traverse.js';
-import { tuneHost } from './host-tuning.js';
+import { nodeCapacity, tuneHost } from './host-tuning.js';
+import { Admission } from '../core/instances/admission.js';
+import { RegistryUsage } from '../store/registry-usage.js';
 
 export const VERSION = '0.1.0';
 
@@ -81,16 +83,23 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   await network.init();
   const logs = new FileLogStore(join(config.home, 'logs'));
   makeHomePrivate(config.home);
-  const lifecycle = new Lifecycle({ store, runtimes, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs });
-  const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle });
+  const admission = new Admission(config.quotas, nodeCapacity(config.overcommit), nodeId);
+  const registryUsage = new RegistryUsage(join(config.home, 'state.db'));
+  const lifecycle = new Lifecycle({ store, runtimes, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs, admission });
+  const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle, admission });
 
   const rec = await lifecycle.reconcile();
   logger.info({ nodeId, ...rec }, 'reconciled instances with the host');
   if (config.network.prewarm > 0) void network.prewarm(config.network.prewarm).catch((e: unknown) => logger.warn({ err: String(e) }, 'network prewarm failed'));
 
   const baseUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
-  const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog }, logger);
-  app.route('/v2', createRegistryApi(registry, { userForToken: async (t) => (await store.userByTokenHash(hashToken(t)))?.name }, { guard: imageService }));
+  const quotas = { hard: admission.quotas, capacity: admission.capacity, registryBytes: (uuid: string) => registryUsage.used(uuid) };
+  const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog, quotas }, logger);
+  const beforeUploadBytes = async (name: string, n: number): Promise<void> => {
+    const u = await store.getUserByName(name);
+    if (u) registryUsage.charge(u.uuid, n, (used) => admission.admitRegistryBytes(u, used, n));
+  };
+  app.route('/v2', createRegistryApi(registry, { userForToken: async (t) => (await store.userByTokenHash(hashToken(t)))?.name }, { guard: imageService, beforeUploadBytes }));
   let server: Server;
   try {
     server = await serve(app, config.host, config.port);
@@ -98,6 +107,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
     lifecycle.close();
     await network.close();
     registry.close();
+    registryUsage.close();
     store.close();
     releaseLock();
     throw e;
@@ -130,6 +140,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
       lifecycle.close();
       await network.close();
       registry.close();
+      registryUsage.close();
       store.close();
       releaseLock();
     },
