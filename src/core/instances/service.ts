@@ -10,6 +10,7 @@ import { checkCreate, replicaNames, type CreateInstanceInput, type InstanceLimit
 import type { Lifecycle } from './lifecycle.js';
 import { applyUpdate, type UpdateOp } from './update.js';
 import { usageOf, type Admission, type Usage } from './admission.js';
+import { allocateIdRanges } from './id-ranges.js';
 
 /** A reference to an instance as the API gives it: exactly one of uuid or name. */
 export type InstanceRef = { uuid: string; name?: undefined } | { name: string; uuid?: undefined };
@@ -107,6 +108,8 @@ export class InstanceService {
       for (const inst of made) {
         if (await tx.getInstanceByName(inst.name)) throw new HangarError('already_exists', `name: an instance named '${inst.name}' already exists`, { field: 'name' });
       }
+      const ranges = allocateIdRanges(await tx.nodeInstances(this.d.lifecycle.nodeId), made.length);
+      made.forEach((inst, i) => (inst.idRange = ranges[i]!));
       for (const inst of made) await tx.insertInstance(inst);
     });
     if (req.autostart === false) return made;

@@ -6,8 +6,8 @@
  * an app that is itself pid 1 ignores SIGTERM unless it installs a handler.
  *
  * Isolation: pid, mount, ipc, uts, user, network (and cgroup when the kernel
- * has it) namespaces; ids 0..SANDBOX_ID_COUNT-1 inside map to SANDBOX_ID_BASE..
- * outside; the shared rootfs is mounted read-only and only tmpfs, proc, sysfs,
+ * has it) namespaces; ids 0..SANDBOX_ID_COUNT-1 inside map to the spec's
+ * idMapBase.. outside (its own range; SANDBOX_ID_BASE when absent); the shared rootfs is mounted read-only and only tmpfs, proc, sysfs,
  * devpts, mqueue and the spec's mounts and devices are mounted over it; a small
  * capability set, no_new_privs and a seccomp denylist.
  */
@@ -203,8 +203,8 @@ export function buildOciConfig(spec: SandboxSpec, opts: OciConfigOptions): Recor
     hostname: spec.hostname,
     mounts: mounts(spec, opts.initPath),
     linux: {
-      uidMappings: [{ containerID: 0, hostID: SANDBOX_ID_BASE, size: SANDBOX_ID_COUNT }],
-      gidMappings: [{ containerID: 0, hostID: SANDBOX_ID_BASE, size: SANDBOX_ID_COUNT }],
+      uidMappings: [{ containerID: 0, hostID: spec.idMapBase ?? SANDBOX_ID_BASE, size: SANDBOX_ID_COUNT }],
+      gidMappings: [{ containerID: 0, hostID: spec.idMapBase ?? SANDBOX_ID_BASE, size: SANDBOX_ID_COUNT }],
       namespaces,
       cgroupsPath: opts.cgroupsPath,
       resources,
