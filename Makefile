@@ -25,6 +25,11 @@ build/bin/hangar-shim: native/hangar-shim.c
 	@mkdir -p build/bin
 	gcc -O2 -Wall -Wextra -static -o $@ $<
 
+# Test helper run inside sandboxes (test/integration/runtime): probes io_uring_setup.
+build/bin/uring-probe: native/uring-probe.c
+	@mkdir -p build/bin
+	gcc -O2 -Wall -Wextra -static -o $@ $<
+
 build/bin/hello: native/hello.c
 	@mkdir -p build/bin
 	gcc -O2 -Wall -Wextra -static -o $@ $<

@@ -1,3 +1,4 @@
+import type { NodeCapacity, UserQuotas } from '../core/instances/admission.js';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { InstanceService } from '../core/instances/service.js';
@@ -15,6 +16,15 @@ export interface ApiDeps {
   version: string;
   /** Images the node holds, pins and removal; without it the images API answers 503. */
   images?: ImageCatalog;
+  /** Per-user quotas and node capacity (/v1/users/quotas); without it the hard values come from `limits`. */
+  quotas?: QuotaView;
+}
+
+export interface QuotaView {
+  hard: UserQuotas;
+  capacity: NodeCapacity;
+  /** Bytes the user pushed to the node's registry. */
+  registryBytes(userUuid: string): number;
 }
 
 export interface AppEnv {

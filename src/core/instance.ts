@@ -82,6 +82,8 @@ export interface Instance {
   network?: NetworkInfo;
   /** The runtime driver it runs on (a RuntimeRegistry name); absent = the node's default driver. */
   driver?: string;
+  /** The host uid/gid range its sandbox maps to (lib/idmap.ts idRangeBase); given at create, freed with the record. */
+  idRange?: number;
   /** Accumulated uptime of earlier runs, in ms (the current run is added on read). */
   uptimeMs: number;
 }

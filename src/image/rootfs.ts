@@ -103,7 +103,8 @@ export class RootfsCache {
       const stats = await unpackLayers(
         manifest.layers.map((l) => ({ path: this.blobPath(l.digest), compression: l.compression, diffId: l.diffId })),
         tmp,
-        { idBase: this.idBase, logger: this.log },
+        // Readable by others: each sandbox maps root to its own uid range, none of them the owner's.
+        { idBase: this.idBase, logger: this.log, readableByOthers: true },
       );
       await ensureSkeleton(tmp, this.idBase);
       await chmod(tmp, 0o755);

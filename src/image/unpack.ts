@@ -39,6 +39,13 @@ export interface UnpackLayer {
 export interface UnpackOptions {
   /** Host id that id 0 inside the sandbox maps to (default SANDBOX_ID_BASE). */
   idBase?: number;
+  /**
+   * For a tree shared by sandboxes that do not own it (each has its own uid
+   * range, lib/idmap.ts): whatever the owner may read or search, others may
+   * too, and setuid/setgid bits are dropped (a host user reaching the tree must
+   * not run a program as its owner; sandboxes have no_new_privs anyway).
+   */
+  readableByOthers?: boolean;
   logger?: Logger;
 }
 
@@ -75,7 +82,13 @@ class LayerApplier {
     private readonly dirTimes: Map<string, Date>,
     private readonly stats: UnpackStats,
     private readonly log: Logger,
+    private readonly readableByOthers = false,
   ) {}
+
+  private modeOf(mode: number): number {
+    if (!this.readableByOthers) return mode;
+    return (mode & 0o1777) | (mode & 0o400 ? 0o044 : 0) | (mode & 0o100 ? 0o011 : 0);
+  }
 
   private refuse(entryPath: string, why: string): HangarError {
     return invalid('image', `${this.label}: entry '${entryPath.slice(0, 200)}' refused: ${why}`);
@@ -132,7 +145,7 @@ class LayerApplier {
 
     const uid = this.hostId(e.uid);
     const gid = this.hostId(e.gid);
-    const mode = (e.mode ?? (e.type === 'Directory' ? 0o755 : 0o644)) & 0o7777;
+    const mode = this.modeOf((e.mode ?? (e.type === 'Directory' ? 0o755 : 0o644)) & 0o7777);
     const mtime = e.mtime ?? new Date(0);
 
     switch (e.type) {
@@ -251,7 +264,7 @@ export async function applyLayer(
   const stats = opts.stats ?? emptyStats();
   const label = opts.label ?? 'layer';
   const log = opts.logger ?? silentLogger;
-  const applier = new LayerApplier(root, opts.idBase ?? SANDBOX_ID_BASE, label, opts.dirTimes ?? new Map(), stats, log);
+  const applier = new LayerApplier(root, opts.idBase ?? SANDBOX_ID_BASE, label, opts.dirTimes ?? new Map(), stats, log, opts.readableByOthers);
   const hash = opts.diffId ? createHash('sha256') : undefined;
   if (hash) input.on('data', (c: Buffer) => hash.update(c));
   await forEachTarEntry(input, (e) => applier.apply(e), {

@@ -13,6 +13,7 @@ import { invalid } from './errors.js';
 
 const count = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number);
 const positive = count.refine((n) => n > 0, 'must be greater than 0');
+const ratio = z.string().regex(/^\d+(\.\d+)?$/, 'must be a number such as 1.5').transform(Number).refine((n) => n > 0, 'must be greater than 0');
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:[\]]*):(\d{1,5})$/, 'must be host:port (IPv6 in brackets)');
 const registryUrl = z
   .string()
@@ -49,6 +50,12 @@ export const SETTINGS = {
   HANGAR_RUNTIME: s(z.enum(['runc']), '`runc`', 'node', 'The sandbox driver instances run on unless they name one.'),
   HANGAR_CGROUP_PARENT: s(z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'must be an absolute cgroup path'), '`/hangar`', 'node', 'cgroup under which every sandbox\'s cgroup is made.'),
   HANGAR_MAX_MEMORY_MB: s(positive, '`8192`', 'node', 'Largest `memory_mb` one instance may ask for.'),
+  HANGAR_QUOTA_INSTANCES: s(positive, '`64`', 'node', 'Instances one (non-admin) user may have.'),
+  HANGAR_QUOTA_LIVE_MEMORY_MB: s(positive, '`4096`', 'node', 'Memory (MB) one user\'s live instances may ask for together.'),
+  HANGAR_QUOTA_LIVE_VCPUS: s(positive, '`8`', 'node', 'vCPUs one user\'s live instances may ask for together.'),
+  HANGAR_QUOTA_REGISTRY_MB: s(positive, '`2048`', 'node', 'MB of blobs one user may push to the node\'s registry.'),
+  HANGAR_OVERCOMMIT_MEMORY: s(ratio, '`4`', 'node', 'Live instances\' memory the node admits, as a multiple of the host\'s memory (limits are maxima; idle apps use little).'),
+  HANGAR_OVERCOMMIT_CPU: s(ratio, '`128`', 'node', 'Live instances\' vCPUs the node admits, as a multiple of the host\'s cores (a vCPU is a CFS cap, not a reservation).'),
   HANGAR_STOP_GRACE_MS: s(count, '`10000`', 'node', 'How long a graceful stop waits after SIGTERM before SIGKILL.'),
   HANGAR_CENTRAL_REGISTRY: s(registryUrl, '— (none)', 'node', 'Registry the node pulls images from when it does not hold them.'),
   HANGAR_CENTRAL_USER: s(z.string(), '—', 'node', 'User name for the central registry.'),

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { DEFAULT_LIMITS, type InstanceLimits } from '../core/instances/input.js';
+import type { UserQuotas } from '../core/instances/admission.js';
 import { hangarHome, readSettings } from '../lib/settings.js';
 import type { CentralRegistryConfig } from '../image/puller.js';
 
@@ -27,6 +28,10 @@ export interface NodeConfig {
   stopGraceMs: number;
   /** Size limits of the node's registry (HANGAR_REGISTRY_MAX_BLOB_BYTES, HANGAR_REGISTRY_MAX_MANIFEST_BYTES); unset = the registry's defaults. */
   registryLimits: { maxBlobBytes?: number; maxManifestBytes?: number };
+  /** Per-user quotas of non-admin users (the HANGAR_QUOTA_INSTANCES, _LIVE_MEMORY_MB, _LIVE_VCPUS and _REGISTRY_MB settings). */
+  quotas: UserQuotas;
+  /** Node capacity as multiples of the host's memory and cores (HANGAR_OVERCOMMIT_MEMORY, HANGAR_OVERCOMMIT_CPU). */
+  overcommit: { memory: number; cpu: number };
   /** The registry images are pulled from when the node lacks them (HANGAR_CENTRAL_REGISTRY, _USER, _PASSWORD). */
   central?: CentralRegistryConfig;
   /** Registries full references may pull from besides central (HANGAR_ALLOWED_REGISTRIES); unset = the well-known public ones. */
@@ -56,6 +61,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
       ...(v.HANGAR_REGISTRY_MAX_BLOB_BYTES !== undefined ? { maxBlobBytes: v.HANGAR_REGISTRY_MAX_BLOB_BYTES } : {}),
       ...(v.HANGAR_REGISTRY_MAX_MANIFEST_BYTES !== undefined ? { maxManifestBytes: v.HANGAR_REGISTRY_MAX_MANIFEST_BYTES } : {}),
     },
+    quotas: {
+      instances: v.HANGAR_QUOTA_INSTANCES ?? 64,
+      liveMemoryMb: v.HANGAR_QUOTA_LIVE_MEMORY_MB ?? 4096,
+      liveVcpus: v.HANGAR_QUOTA_LIVE_VCPUS ?? 8,
+      registryBytes: (v.HANGAR_QUOTA_REGISTRY_MB ?? 2048) * 1024 * 1024,
+    },
+    overcommit: { memory: v.HANGAR_OVERCOMMIT_MEMORY ?? 4, cpu: v.HANGAR_OVERCOMMIT_CPU ?? 128 },
     stopGraceMs: v.HANGAR_STOP_GRACE_MS ?? 10_000,
     cgroupParent: v.HANGAR_CGROUP_PARENT ?? '/hangar',
     runtime: v.HANGAR_RUNTIME ?? 'runc',

@@ -1,4 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
+import type { NodeCapacity } from '../core/instances/admission.js';
 import type { Logger } from '../lib/log.js';
 
 /**
@@ -24,4 +26,12 @@ export function tuneHost(logger: Logger): void {
       logger.warn({ file, err: String(e) }, 'could not raise host limit; many concurrent sandboxes may fail to start');
     }
   }
+}
+
+/** What the node admits at once: the host's memory and cores times the overcommit ratios. */
+export function nodeCapacity(overcommit: { memory: number; cpu: number }): NodeCapacity {
+  return {
+    memoryMb: Math.floor((totalmem() / (1024 * 1024)) * overcommit.memory),
+    vcpus: Math.floor(availableParallelism() * overcommit.cpu),
+  };
 }

@@ -18,6 +18,7 @@ import { createLogger, type Logger } from '../lib/log.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { CniNetwork } from '../net/driver.js';
 import { createRegistryApi } from '../registry/http/app.js';
+import type { RegistryUser } from '../registry/ports.js';
 import { DiskRegistry } from '../registry/store.js';
 import { DriverRegistry } from '../runtime/registry.js';
 import { RuncDriver } from '../runtime/runc/driver.js';
@@ -26,8 +27,10 @@ import { SqliteStore } from '../store/sqlite.js';
 import { ensureAdmin, ensureNodeId } from './bootstrap.js';
 import type { NodeConfig } from './config.js';
 import { takePidLock } from './pidlock.js';
-import { ensureTraversable } from './traverse.js';
-import { tuneHost } from './host-tuning.js';
+import { ensureTraversable, makeHomePrivate } from './traverse.js';
+import { nodeCapacity, tuneHost } from './host-tuning.js';
+import { Admission } from '../core/instances/admission.js';
+import { RegistryUsage } from '../store/registry-usage.js';
 
 export const VERSION = '0.1.0';
 
@@ -87,16 +90,23 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
   await network.init();
   const logs = new FileLogStore(join(config.home, 'logs'));
-  const lifecycle = new Lifecycle({ store, runtimes, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs });
-  const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle });
+  makeHomePrivate(config.home);
+  const admission = new Admission(config.quotas, nodeCapacity(config.overcommit), nodeId);
+  const registryUsage = new RegistryUsage(join(config.home, 'state.db'));
+  const lifecycle = new Lifecycle({ store, runtimes, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs, admission });
+  const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle, admission });
 
   const rec = await lifecycle.reconcile();
   logger.info({ nodeId, ...rec }, 'reconciled instances with the host');
   if (config.network.prewarm > 0) void network.prewarm(config.network.prewarm).catch((e: unknown) => logger.warn({ err: String(e) }, 'network prewarm failed'));
 
   const baseUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
-  const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog }, logger);
-  app.route('/v2', createRegistryApi(registry, { userForToken: (t) => store.userByTokenHash(hashToken(t)) }, { guard: imageService, access: imageService }));
+  const quotas = { hard: admission.quotas, capacity: admission.capacity, registryBytes: (uuid: string) => registryUsage.used(uuid) };
+  const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog, quotas }, logger);
+  const beforeUploadBytes = async (u: RegistryUser, n: number): Promise<void> => {
+    registryUsage.charge(u.uuid, n, (used) => admission.admitRegistryBytes(u, used, n));
+  };
+  app.route('/v2', createRegistryApi(registry, { userForToken: (t) => store.userByTokenHash(hashToken(t)) }, { guard: imageService, access: imageService, beforeUploadBytes }));
   let server: Server;
   try {
     server = await serve(app, config.host, config.port);
@@ -104,6 +114,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
     lifecycle.close();
     await network.close();
     registry.close();
+    registryUsage.close();
     store.close();
     releaseLock();
     throw e;
@@ -136,6 +147,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
       lifecycle.close();
       await network.close();
       registry.close();
+      registryUsage.close();
       store.close();
       releaseLock();
     },

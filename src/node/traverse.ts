@@ -1,5 +1,5 @@
-import { chmodSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { chmodSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../lib/log.js';
 
 /**
@@ -21,4 +21,54 @@ export function ensureTraversable(dir: string, logger: Logger): void {
     if (up === cur) return;
     cur = up;
   }
+}
+
+/** Search-only for others: a sandbox's mapped uid passes through, nobody can list. */
+const TRAVERSE = 0o711;
+const PRIVATE_DIR = 0o700;
+const PRIVATE_FILE = 0o600;
+
+/**
+ * What a sandbox's mapped uid must reach inside the home, by path relative to
+ * it; everything else is owner-only. The home itself stays 0711 (not 0700)
+ * because runc resolves these paths from inside the sandbox's user namespace:
+ * - images/rootfs: the shared read-only rootfs trees (their own modes inside);
+ * - net/hosts/<id> and net/resolv.conf: bound read-only over /etc/hosts and
+ *   /etc/resolv.conf, so they keep 0644 (an IP and hostnames, no secrets; the
+ *   0711 folders above them cannot be listed).
+ */
+const REACHABLE: ReadonlyMap<string, number | 'keep'> = new Map<string, number | 'keep'>([
+  ['images', TRAVERSE],
+  ['images/rootfs', 'keep'],
+  ['net', TRAVERSE],
+  ['net/hosts', 'keep'],
+  ['net/resolv.conf', 'keep'],
+]);
+
+/**
+ * Makes the home private: state.db and its WAL (every instance's env), the
+ * admin token, logs, network leases, registry blobs and database become
+ * owner-only (0600 files, 0700 folders); only the paths sandboxes must reach
+ * stay open, search-only where they are folders. Folders made private are not
+ * walked: what is created in them later is unreachable through them.
+ */
+export function makeHomePrivate(home: string): void {
+  chmodSync(home, TRAVERSE);
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(home, rel))) {
+      const child = rel === '' ? name : `${rel}/${name}`;
+      const p = join(home, child);
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) continue;
+      const rule = REACHABLE.get(child);
+      if (rule === 'keep') continue;
+      if (rule !== undefined) {
+        chmodSync(p, rule);
+        if (st.isDirectory()) walk(child);
+        continue;
+      }
+      chmodSync(p, st.isDirectory() ? PRIVATE_DIR : PRIVATE_FILE);
+    }
+  };
+  walk('');
 }

@@ -6,7 +6,8 @@ import type { LogChunk, LogStore } from '../core/ports/logs.js';
 /** Console logs as one append-only file per instance under `dir`. */
 export class FileLogStore implements LogStore {
   constructor(private readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+    // Console output can carry secrets: owner-only (the node's home chmods an existing one).
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
   pathFor(id: string): string {

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { HangarError } from '../lib/errors.js';
 import type { Instance } from '../core/instance.js';
 import type { ListOptions, Store, UnitOfWork, User } from '../core/ports/store.js';
@@ -193,6 +194,12 @@ export class SqliteStore implements Store {
   private readonly tx: UnitOfWork;
 
   constructor(path: string) {
+    // Instances' env (passwords) live here: owner-only. SQLite gives the -wal and
+    // -shm files it creates the database file's mode, so fix that before opening.
+    if (path !== ':memory:') {
+      closeSync(openSync(path, 'a', 0o600));
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+    }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     // WAL + NORMAL survives a killed process (only an OS crash could lose the last commit).

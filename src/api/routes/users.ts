@@ -19,11 +19,20 @@ export function userRoutes(deps: ApiDeps): Hono<AppEnv> {
     if (!u) throw new HangarError('not_found', `No user with UUID '${uuid}'`);
     const used = await deps.instances.usage(u);
     const L = deps.limits;
+    const q = deps.quotas;
+    // What bounds this user: their quotas, or for an admin (no quotas) the node's capacity.
+    const hard = !q
+      ? { instances: L.maxInstancesPerUser, liveVcpus: L.maxInstancesPerUser * L.maxVcpus, liveMemoryMb: L.maxInstancesPerUser * L.maxMemoryMb, registryBytes: 0 }
+      : u.admin
+        ? { instances: L.maxInstancesPerUser, liveVcpus: q.capacity.vcpus, liveMemoryMb: q.capacity.memoryMb, registryBytes: 0 }
+        : { ...q.hard, instances: Math.min(q.hard.instances, L.maxInstancesPerUser) };
+    const registryUsed = q?.registryBytes(u.uuid) ?? 0;
     return {
       status: 'success',
       uuid: u.uuid,
-      used: { instances: used.instances, live_instances: used.liveInstances, live_vcpus: used.liveVcpus, live_memory_mb: used.liveMemoryMb, service_groups: 0, services: 0, volumes: 0, total_volume_mb: 0 },
-      hard: { instances: L.maxInstancesPerUser, live_instances: L.maxInstancesPerUser, live_vcpus: L.maxInstancesPerUser * L.maxVcpus, live_memory_mb: L.maxInstancesPerUser * L.maxMemoryMb, service_groups: 0, services: 0, volumes: 0, total_volume_mb: 0 },
+      used: { instances: used.instances, live_instances: used.liveInstances, live_vcpus: used.liveVcpus, live_memory_mb: used.liveMemoryMb, service_groups: 0, services: 0, volumes: 0, total_volume_mb: 0, registry_bytes: registryUsed },
+      // registry_bytes 0 = not limited (admins).
+      hard: { instances: hard.instances, live_instances: hard.instances, live_vcpus: hard.liveVcpus, live_memory_mb: hard.liveMemoryMb, service_groups: 0, services: 0, volumes: 0, total_volume_mb: 0, registry_bytes: hard.registryBytes },
       limits: { min_memory_mb: L.minMemoryMb, max_memory_mb: L.maxMemoryMb, min_volume_mb: 0, max_volume_mb: 0, min_autoscale_size: 0, max_autoscale_size: 0, min_vcpus: 1, max_vcpus: L.maxVcpus },
     };
   };

@@ -1,3 +1,4 @@
+import { idRangeBase } from '../../lib/idmap.js';
 import type { Instance } from '../instance.js';
 import type { ResolvedImage } from '../ports/images.js';
 import type { NetworkAttachment } from '../ports/network.js';
@@ -33,6 +34,7 @@ export function sandboxSpecFor(inst: Instance, image: ResolvedImage, net: Networ
     hostname: inst.hostname,
     limits: { memoryBytes: inst.memoryMb * 1024 * 1024, cpus: inst.vcpus, pids: PIDS_LIMIT },
     netnsPath: net.netnsPath,
+    ...(inst.idRange !== undefined ? { idMapBase: idRangeBase(inst.idRange) } : {}),
     logPath,
   };
 }

@@ -9,6 +9,8 @@ import type { Clock } from '../ports/clock.js';
 import { checkCreate, replicaNames, type CreateInstanceInput, type InstanceLimits } from './input.js';
 import type { Lifecycle } from './lifecycle.js';
 import { applyUpdate, type UpdateOp } from './update.js';
+import { usageOf, type Admission, type Usage } from './admission.js';
+import { allocateIdRanges } from './id-ranges.js';
 
 /** A reference to an instance as the API gives it: exactly one of uuid or name. */
 export type InstanceRef = { uuid: string; name?: undefined } | { name: string; uuid?: undefined };
@@ -39,6 +41,8 @@ export interface InstanceServiceDeps {
   clock: Clock;
   limits: InstanceLimits;
   lifecycle: Lifecycle;
+  /** Per-user quotas and node capacity; without it only `limits` apply. */
+  admission?: Admission;
 }
 
 /**
@@ -100,9 +104,12 @@ export class InstanceService {
       if (owned + names.length > this.d.limits.maxInstancesPerUser) {
         throw new HangarError('resource_exhausted', `instance quota of ${this.d.limits.maxInstancesPerUser} reached`);
       }
+      await this.d.admission?.admitCreate(tx, user.uuid, made.length, req.autostart === false ? [] : made);
       for (const inst of made) {
         if (await tx.getInstanceByName(inst.name)) throw new HangarError('already_exists', `name: an instance named '${inst.name}' already exists`, { field: 'name' });
       }
+      const ranges = allocateIdRanges(await tx.nodeInstances(this.d.lifecycle.nodeId), made.length);
+      made.forEach((inst, i) => (inst.idRange = ranges[i]!));
       for (const inst of made) await tx.insertInstance(inst);
     });
     if (req.autostart === false) return made;
@@ -224,14 +231,7 @@ export class InstanceService {
   }
 
   /** Used by quotas: what a user has now. */
-  async usage(user: User): Promise<{ instances: number; liveInstances: number; liveVcpus: number; liveMemoryMb: number }> {
-    const all = await this.d.store.listInstances({ owner: user.uuid, count: 0, order: 'asc' });
-    const live = all.filter((i) => isLive(i.state));
-    return {
-      instances: all.length,
-      liveInstances: live.length,
-      liveVcpus: live.reduce((a, i) => a + i.vcpus, 0),
-      liveMemoryMb: live.reduce((a, i) => a + i.memoryMb, 0),
-    };
+  async usage(user: User): Promise<Usage> {
+    return usageOf(await this.d.store.listInstances({ owner: user.uuid, count: 0, order: 'asc' }));
   }
 }

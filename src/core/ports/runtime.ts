@@ -93,6 +93,8 @@ export interface SandboxSpec {
   limits: SandboxLimits;
   /** Join this existing network namespace (bind-mount path); absent = a fresh one with only loopback. */
   netnsPath?: string;
+  /** Host id uid/gid 0 inside maps to (SANDBOX_ID_COUNT ids from there); absent = SANDBOX_ID_BASE. */
+  idMapBase?: number;
   /** stdout and stderr of the app are appended to this host file. */
   logPath: string;
 }

@@ -48,6 +48,8 @@ export interface RegistryApiOptions {
   guard?: RemovalGuard;
   /** Who may read and write which repository (the node's image service); default: everyone everything. */
   access?: RegistryAccess;
+  /** Called with each piece of an upload's body before it is accepted (the node's registry quota); a throw ends the upload. */
+  beforeUploadBytes?: (user: RegistryUser, bytes: number) => Promise<void>;
 }
 
 const R_UPLOADS = /^\/(.+)\/blobs\/uploads\/?$/;
@@ -172,6 +174,19 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
     }
   });
 
+  const uploadBody = (c: RCtx): AsyncIterable<Uint8Array> => {
+    const charge = opts.beforeUploadBytes;
+    if (!charge) return requestBody(c);
+    const src = requestBody(c);
+    const user = c.get('registryUser');
+    return (async function* () {
+      for await (const chunk of src) {
+        await charge(user, chunk.length);
+        yield chunk;
+      }
+    })();
+  };
+
   const repoName = (raw: string): string => {
     checkRepoName(raw);
     return raw;
@@ -205,7 +220,7 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
       if (size !== undefined && size > registry.limits.maxBlobBytes) {
         throw regError('SIZE_INVALID', `blob of ${size} bytes is larger than the ${registry.limits.maxBlobBytes} bytes allowed`, { status: 413 });
       }
-      const got = await registry.putBlob(requestBody(c), { digest, ...(size !== undefined ? { size } : {}) }, { repo: name });
+      const got = await registry.putBlob(uploadBody(c), { digest, ...(size !== undefined ? { size } : {}) }, { repo: name });
       return blobCreated(name, got.digest);
     }
     const u = registry.startUpload(name);
@@ -226,14 +241,14 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
           const u = registry.uploadStatus(name, uuid);
           throw regError('BLOB_UPLOAD_INVALID', `Content-Length ${len} does not match Content-Range ${range.start}-${range.end}`, { status: 416, headers: uploadHeaders(name, uuid, u.offset) });
         }
-        const u = await registry.writeUpload(name, uuid, requestBody(c), range);
+        const u = await registry.writeUpload(name, uuid, uploadBody(c), range);
         return empty(202, uploadHeaders(name, uuid, u.offset));
       }
       case 'PUT': {
         const digest = c.req.query('digest');
         if (digest === undefined) throw regError('DIGEST_INVALID', 'the digest query parameter is required to complete an upload');
         const range = parseContentRange(c.req.header('content-range'));
-        const got = await registry.finishUpload(name, uuid, digest, hasBody(c) ? requestBody(c) : undefined, range);
+        const got = await registry.finishUpload(name, uuid, digest, hasBody(c) ? uploadBody(c) : undefined, range);
         return blobCreated(name, got.digest);
       }
       case 'DELETE':

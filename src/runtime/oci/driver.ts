@@ -30,7 +30,7 @@ import { checkId, checkSpec, SANDBOX_ID_RE as ID_RE } from '../support.js';
 import { silentLogger, type Logger } from '../../lib/log.js';
 import { Cgroups } from './cgroup.js';
 import { OciCli, type OciState } from './cli.js';
-import { hasCgroupNamespace, sandboxNofile } from './host.js';
+import { hasCgroupNamespace, hostNetSysDirs, sandboxNofile } from './host.js';
 import { checkRootfs } from './rootfs.js';
 import { startShim, ShimError, type ShimHandle } from './shim.js';
 import { buildOciConfig } from './spec.js';
@@ -138,6 +138,7 @@ export abstract class OciDriver implements RuntimeDriver {
         cgroupsPath,
         cgroupNamespace: this.cgroupNamespace,
         nofile: this.nofile,
+        ...(spec.netnsPath ? { hostNetSysDirs: hostNetSysDirs() } : {}),
         ...(this.useInit ? { initPath: this.shimPath } : {}),
       });
       await writeFile(join(dir, 'config.json'), JSON.stringify(config));

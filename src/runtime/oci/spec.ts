@@ -6,8 +6,8 @@
  * an app that is itself pid 1 ignores SIGTERM unless it installs a handler.
  *
  * Isolation: pid, mount, ipc, uts, user, network (and cgroup when the kernel
- * has it) namespaces; ids 0..SANDBOX_ID_COUNT-1 inside map to SANDBOX_ID_BASE..
- * outside; the shared rootfs is mounted read-only and only tmpfs, proc, sysfs,
+ * has it) namespaces; ids 0..SANDBOX_ID_COUNT-1 inside map to the spec's
+ * idMapBase.. outside (its own range; SANDBOX_ID_BASE when absent); the shared rootfs is mounted read-only and only tmpfs, proc, sysfs,
  * devpts, mqueue and the spec's mounts and devices are mounted over it; a small
  * capability set, no_new_privs and a seccomp denylist.
  */
@@ -72,6 +72,11 @@ export interface OciConfigOptions {
    * native/hangar-shim.c, init mode); absent: the app itself is pid 1.
    */
   initPath?: string;
+  /**
+   * Host sysfs folders that list network interfaces (see hostNetSysDirs()),
+   * masked in a sandbox that joins a netns: its /sys is the host's.
+   */
+  hostNetSysDirs?: string[];
 }
 
 /** Where the init is bind-mounted: a file on the sandbox's own /dev tmpfs, so the rootfs needs no mountpoint. */
@@ -103,7 +108,8 @@ function mounts(spec: SandboxSpec, initPath: string | undefined): Mount[] {
   }
   if (spec.netnsPath) {
     // sysfs may only be mounted by the owner of the network namespace; a joined
-    // netns belongs to the host, so bind the host's /sys read-only instead.
+    // netns belongs to the host, so bind the host's /sys read-only instead (its
+    // interface folders are masked, see hostNetSysDirs).
     m.push({ destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
   } else {
     m.push({ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] });
@@ -197,13 +203,15 @@ export function buildOciConfig(spec: SandboxSpec, opts: OciConfigOptions): Recor
     hostname: spec.hostname,
     mounts: mounts(spec, opts.initPath),
     linux: {
-      uidMappings: [{ containerID: 0, hostID: SANDBOX_ID_BASE, size: SANDBOX_ID_COUNT }],
-      gidMappings: [{ containerID: 0, hostID: SANDBOX_ID_BASE, size: SANDBOX_ID_COUNT }],
+      uidMappings: [{ containerID: 0, hostID: spec.idMapBase ?? SANDBOX_ID_BASE, size: SANDBOX_ID_COUNT }],
+      gidMappings: [{ containerID: 0, hostID: spec.idMapBase ?? SANDBOX_ID_BASE, size: SANDBOX_ID_COUNT }],
       namespaces,
       cgroupsPath: opts.cgroupsPath,
       resources,
       seccomp: seccompProfile(),
-      maskedPaths: MASKED_PATHS,
+      // The bound host /sys lists the host's interfaces (bridge, every veth, NICs);
+      // its own are not there either (sysfs shows the mounter's netns), so hide them all.
+      maskedPaths: spec.netnsPath ? [...MASKED_PATHS, ...(opts.hostNetSysDirs ?? [])] : MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
     },
   };

@@ -77,7 +77,10 @@ test('the OCI config isolates the sandbox and keeps the shared rootfs read-only'
   const order = c.mounts.map((m) => m.destination);
   assert.ok(order.indexOf('/etc/hosts') < order.indexOf('/etc/resolv.conf') && order.indexOf('/etc/resolv.conf') < order.indexOf('/scratch'), 'spec order kept');
   const denied = c.linux.seccomp.syscalls.flatMap((s) => s.names);
-  for (const s of ['mount', 'kexec_load', 'bpf', 'ptrace', 'setns', 'unshare']) assert.ok(denied.includes(s), s);
+  for (const s of ['mount', 'kexec_load', 'bpf', 'ptrace', 'setns', 'unshare', 'io_uring_setup', 'io_uring_enter', 'io_uring_register']) assert.ok(denied.includes(s), s);
+
+  const ranged = buildOciConfig({ ...spec, idMapBase: SANDBOX_ID_BASE + 3 * SANDBOX_ID_COUNT }, { cgroupsPath: '/h/r', cgroupNamespace: false, nofile: 1024 }) as unknown as Config;
+  assert.deepEqual(ranged.linux.uidMappings, [{ containerID: 0, hostID: SANDBOX_ID_BASE + 3 * SANDBOX_ID_COUNT, size: SANDBOX_ID_COUNT }], 'the spec\'s own range');
 
   const own = buildOciConfig({ ...spec, netnsPath: undefined }, { cgroupsPath: '/h/abc', cgroupNamespace: false, nofile: 1024 }) as unknown as Config;
   assert.deepEqual(own.process.args, ['/app', '-v']);

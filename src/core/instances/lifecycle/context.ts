@@ -8,6 +8,7 @@ import type { NetworkDriver } from '../../ports/network.js';
 import type { RuntimeDriver, RuntimeRegistry } from '../../ports/runtime.js';
 import type { InstanceStore } from '../../ports/store.js';
 import { transition, type InstanceEvent } from '../../state-machine.js';
+import type { Admission } from '../admission.js';
 import { StateWaiters } from '../waiters.js';
 
 export interface LifecycleDeps {
@@ -25,6 +26,8 @@ export interface LifecycleDeps {
   nodeId: string;
   /** How long a graceful stop waits after SIGTERM before SIGKILL. */
   stopGraceMs: number;
+  /** Quotas and node capacity a start must fit in; without it every start is admitted. */
+  admission?: Admission;
 }
 
 /** What the node knows about a sandbox it is running right now (memory only). */
@@ -71,6 +74,19 @@ export class RunContext {
   /** Applies a state-machine event, persists, and tells waiters. */
   async move(inst: Instance, event: InstanceEvent, patch: Partial<Instance> = {}): Promise<Instance> {
     return this.save({ ...inst, ...patch, state: transition(inst.state, event) });
+  }
+
+  /** move(), admitted first: check and write in one unit, so two starts cannot both take the last room. */
+  async moveAdmitted(inst: Instance, event: InstanceEvent): Promise<Instance> {
+    const admission = this.d.admission;
+    if (!admission) return this.move(inst, event);
+    const next = { ...inst, state: transition(inst.state, event) };
+    await this.d.store.unitOfWork(async (tx) => {
+      await admission.admitLive(tx, inst.owner, [inst]);
+      await tx.updateInstance(next);
+    });
+    this.waiters.notify(next.uuid, next);
+    return next;
   }
 
   async save(inst: Instance): Promise<Instance> {

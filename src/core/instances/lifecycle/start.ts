@@ -30,7 +30,8 @@ export async function start(ctx: RunContext, uuid: string, opts: { restart?: boo
     ctx.live.set(uuid, { startedMonoUs: t0 });
     return ctx.move(inst, 'started', { startedAt: ctx.d.clock.now().toISOString(), startCount: inst.startCount + 1 });
   }
-  inst = await ctx.move(inst, 'start');
+  // A standby instance is live already; a cold start is admitted against quotas and the node's capacity.
+  inst = await ctx.moveAdmitted(inst, 'start');
   return coldStart(ctx, inst, t0, opts.restart ?? false);
 }
 
