@@ -7,14 +7,13 @@
  * A pooled netns keeps its `<prefix>-pool-<hex>` name; the id → netns mapping
  * always comes from the attachment record, never from the name.
  */
-import { access, mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { NetworkAttachment, NetworkCounters, NetworkDriver } from '../core/ports/network.js';
 import { HangarError, asHangarError, notFound } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import { deleteBridge, ensureBridge } from './bridge.js';
-import { cniAdd, cniDel } from './cni.js';
 import {
   POOL_SUFFIX_RE,
   checkHostname,
@@ -30,9 +29,10 @@ import {
 } from './config.js';
 import { DnsRegistry, DnsServer } from './dns.js';
 import { installFirewall, removeFirewall } from './firewall.js';
-import { releaseLeases } from './ipam.js';
+import { pathExists, vethCounters } from './host.js';
 import { KeyedMutex } from '../lib/mutex.js';
-import { netnsAdd, netnsDel, netnsExists, netnsList, netnsPath, setupInside } from './netns.js';
+import { netnsExists, netnsList, netnsPath } from './netns.js';
+import { createSandbox, teardownSandbox } from './sandbox.js';
 import { RecordDir, writeTextAtomic, type AttachmentRecord, type NetSandbox, type PoolRecord } from './state.js';
 
 export type { CniNetworkOptions } from './config.js';
@@ -88,13 +88,28 @@ export class CniNetwork implements NetworkDriver {
     this.log.info({ subnet: cfg.subnet, gateway: cfg.gateway }, 'network ready');
   }
 
-  /** Stops the DNS server and pool refills. Attachments and pool entries stay (they survive restarts). */
+  /** Stops the DNS server and pool refills and releases the pool. Attachments stay (their instances survive restarts). */
   async close(): Promise<void> {
     this.stopping = true;
     this.initialized = false;
     if (this.refillTimer) clearTimeout(this.refillTimer);
     await this.filling?.catch(() => undefined);
     await this.dnsServer.stop();
+    await this.releasePool();
+  }
+
+  /** Pool entries hold a netns, a veth and an IP for instances that may never come: a clean stop gives them back. */
+  private async releasePool(): Promise<void> {
+    const names = new Set([...this.pool.map((e) => e.netnsName), ...(await this.poolRecords.keys())]);
+    this.pool = [];
+    for (const name of names) {
+      const owner = this.owners.get(name);
+      if (owner === undefined || owner === POOL_OWNER) {
+        await teardownSandbox(this.config, this.log, name).catch((e: unknown) => this.log.warn({ err: e, netns: name }, 'releasing a pool netns failed'));
+        this.owners.delete(name);
+      }
+      await this.poolRecords.remove(name);
+    }
   }
 
   /** Removes everything this driver made: netns, veths, leases, iptables rules, the bridge and stateDir. */
@@ -114,7 +129,7 @@ export class CniNetwork implements NetworkDriver {
     };
     const names = new Set<string>(this.owners.keys());
     for (const n of await netnsList()) if (ownNetnsSuffix(cfg, n) !== undefined) names.add(n);
-    for (const n of names) await step(`removing netns ${n}`, () => this.teardown(n));
+    for (const n of names) await step(`removing netns ${n}`, () => teardownSandbox(this.config, this.log, n));
     this.owners.clear();
     this.pool = [];
     this.poolTarget = 0;
@@ -179,7 +194,7 @@ export class CniNetwork implements NetworkDriver {
       this.owners.set(name, id);
       try {
         await this.records.write(id, { version: 1, id, status: 'pending', netnsName: name, hostname });
-        const sandbox = await this.createSandbox(name);
+        const sandbox = await createSandbox(this.config, this.log, name);
         await this.writeHosts(id, sandbox.ip, hostname);
         await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, sandbox });
         return this.attachment(id, sandbox);
@@ -201,7 +216,7 @@ export class CniNetwork implements NetworkDriver {
       }
       // No record: maybe an orphan netns named after the id (its record was lost).
       const name = netnsNameForId(this.config, id);
-      if (!this.owners.has(name) && (await netnsExists(name))) await this.teardown(name);
+      if (!this.owners.has(name) && (await netnsExists(name))) await teardownSandbox(this.config, this.log, name);
       await rm(this.hostsFile(id), { force: true });
     });
   }
@@ -220,12 +235,8 @@ export class CniNetwork implements NetworkDriver {
     checkId(id);
     const rec = await this.records.read(id);
     if (!rec?.sandbox) throw notFound(`no network attachment for ${id}`);
-    const dir = `/sys/class/net/${rec.sandbox.hostVeth}/statistics`;
-    const read = async (f: string): Promise<number> => Number((await readFile(path.join(dir, f), 'utf8')).trim());
     try {
-      // The host end sees the instance's traffic mirrored: host rx = instance tx.
-      const [rxB, rxP, txB, txP] = await Promise.all([read('tx_bytes'), read('tx_packets'), read('rx_bytes'), read('rx_packets')]);
-      return { rxBytes: rxB, rxPackets: rxP, txBytes: txB, txPackets: txP };
+      return await vethCounters(rec.sandbox.hostVeth);
     } catch (e) {
       throw new HangarError('not_found', `interface ${rec.sandbox.hostVeth} of ${id} is gone`, { cause: e });
     }
@@ -280,36 +291,9 @@ export class CniNetwork implements NetworkDriver {
     return this.loading;
   }
 
-  /** netns + CNI ADD + lo/sysctl; on failure everything made is undone. */
-  private async createSandbox(name: string): Promise<NetSandbox> {
-    const nsPath = netnsPath(name);
-    try {
-      if (await netnsExists(name)) await this.teardown(name); // a leftover of ours (prefix-owned)
-      await netnsAdd(name);
-      const [add, inside] = await Promise.allSettled([cniAdd(this.config, name, nsPath), setupInside(name)]);
-      if (add.status === 'rejected') throw add.reason;
-      if (inside.status === 'rejected') throw inside.reason;
-      return { netnsName: name, ...add.value };
-    } catch (e) {
-      await this.teardown(name).catch((err: unknown) => this.log.warn({ err, netns: name }, 'cleanup of a half-made netns failed'));
-      throw e;
-    }
-  }
-
-  /** CNI DEL (lease + veth) then netns del; tolerant of anything already gone. */
-  private async teardown(name: string): Promise<void> {
-    try {
-      await cniDel(this.config, name, netnsPath(name));
-    } catch (e) {
-      this.log.debug({ err: e, netns: name }, 'CNI DEL failed; releasing the lease directly');
-      await releaseLeases(this.config, name);
-    }
-    await netnsDel(name);
-  }
-
   /** Tears down the netns of an attachment and forgets it. */
   private async release(id: string, name: string): Promise<void> {
-    await this.teardown(name);
+    await teardownSandbox(this.config, this.log, name);
     await Promise.all([this.records.remove(id), rm(this.hostsFile(id), { force: true })]);
     if (this.owners.get(name) === id) this.owners.delete(name);
   }
@@ -329,14 +313,14 @@ export class CniNetwork implements NetworkDriver {
         this.pool.push(rec.sandbox);
         continue;
       }
-      await this.teardown(name).catch((e: unknown) => this.log.warn({ err: e, netns: name }, 'removing a broken pool entry failed'));
+      await teardownSandbox(this.config, this.log, name).catch((e: unknown) => this.log.warn({ err: e, netns: name }, 'removing a broken pool entry failed'));
       await this.poolRecords.remove(name);
       this.owners.delete(name);
     }
     for (const n of await netnsList()) {
       const suffix = ownNetnsSuffix(cfg, n);
       if (suffix && POOL_SUFFIX_RE.test(suffix) && !this.owners.has(n)) {
-        await this.teardown(n).catch((e: unknown) => this.log.warn({ err: e, netns: n }, 'removing a stray pool netns failed'));
+        await teardownSandbox(this.config, this.log, n).catch((e: unknown) => this.log.warn({ err: e, netns: n }, 'removing a stray pool netns failed'));
       }
     }
   }
@@ -372,7 +356,7 @@ export class CniNetwork implements NetworkDriver {
         this.poolCreating++;
         try {
           await this.poolRecords.write(name, { version: 1, status: 'pending', netnsName: name });
-          const sandbox = await this.createSandbox(name);
+          const sandbox = await createSandbox(this.config, this.log, name);
           await this.poolRecords.write(name, { version: 1, status: 'ready', netnsName: name, sandbox });
           this.pool.push(sandbox);
         } catch (e) {
@@ -386,14 +370,5 @@ export class CniNetwork implements NetworkDriver {
     } finally {
       this.filling = undefined;
     }
-  }
-}
-
-async function pathExists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
   }
 }

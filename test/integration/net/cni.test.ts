@@ -397,11 +397,16 @@ describe('CniNetwork on a real bridge', { skip }, () => {
     const ping = await sh('ip', ['netns', 'exec', path.basename(p.netnsPath), 'busybox', 'ping', '-c', '1', '-W', '2', b.ip]);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
     await eventually('pool refilled', async () => assert.equal(driver.poolSize, 2));
-    // A restart keeps the pool.
+    // A clean stop releases the pool (its netns and leases); attachments stay for the next start.
     await driver.close();
+    assert.deepEqual((await netnsWithPrefix(n.prefix)).filter((x) => x.startsWith(`${n.prefix}-pool-`)), [path.basename(p.netnsPath)]);
+    const leaseDir = path.join(n.stateDir, 'ipam', `hangar-${n.bridge}`);
+    const owners = await Promise.all((await leaseFiles(n.stateDir, n.bridge)).map(async (ip) => (await readFile(path.join(leaseDir, ip), 'utf8')).split('\n')[0]!.trim()));
+    assert.deepEqual(owners.filter((o) => o.includes('-pool-')), [path.basename(p.netnsPath)], 'only the attached pool netns keeps a lease');
     driver = new CniNetwork({ stateDir: n.stateDir, bridge: n.bridge, subnet: n.subnet, netnsPrefix: n.prefix });
     await driver.init();
-    assert.equal(driver.poolSize, 2);
+    assert.equal(driver.poolSize, 0);
+    assert.deepEqual(await driver.attach(idP, 'pooled'), p);
     await driver.detach(idP);
     assert.ok(!existsSync(p.netnsPath));
   });
