@@ -29,7 +29,7 @@ import {
 } from './config.js';
 import { DnsRegistry, DnsServer } from './dns.js';
 import { installFirewall, removeFirewall } from './firewall.js';
-import { pathExists, vethCounters } from './host.js';
+import { pathExists, readSandbox, sweepLeases, sweepTmpFiles, vethCounters } from './host.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { netnsExists, netnsList, netnsPath } from './netns.js';
 import { createSandbox, teardownSandbox } from './sandbox.js';
@@ -84,8 +84,11 @@ export class CniNetwork implements NetworkDriver {
     await this.dnsServer.start(cfg.gateway, 53);
     await this.load();
     await this.adoptPool();
+    // What a kill -9 leaves: temp files of interrupted writes, leases whose netns never got recorded.
+    const tmp = await sweepTmpFiles(cfg);
+    const leases = await sweepLeases(cfg, new Set(await netnsList()), new Set(this.owners.keys()));
     this.initialized = true;
-    this.log.info({ subnet: cfg.subnet, gateway: cfg.gateway }, 'network ready');
+    this.log.info({ subnet: cfg.subnet, gateway: cfg.gateway, sweptTmpFiles: tmp, sweptLeases: leases }, 'network ready');
   }
 
   /** Stops the DNS server and pool refills and releases the pool. Attachments stay (their instances survive restarts). */
@@ -240,6 +243,24 @@ export class CniNetwork implements NetworkDriver {
     } catch (e) {
       throw new HangarError('not_found', `interface ${rec.sandbox.hostVeth} of ${id} is gone`, { cause: e });
     }
+  }
+
+  async recover(id: string, hostname: string): Promise<NetworkAttachment | undefined> {
+    checkId(id);
+    checkHostname(hostname);
+    await this.load();
+    return this.locks.run(id, async () => {
+      const rec = await this.records.read(id);
+      const name = rec?.netnsName ?? netnsNameForId(this.config, id);
+      // The kernel's view, not the record's: the record may be pending or stale after a crash.
+      const sandbox = await readSandbox(this.config, name);
+      if (!sandbox) return undefined;
+      this.owners.set(name, id);
+      await this.writeHosts(id, sandbox.ip, hostname);
+      await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, sandbox });
+      await this.poolRecords.remove(name);
+      return this.attachment(id, sandbox);
+    });
   }
 
   setName(name: string, ip: string): void {

@@ -36,6 +36,12 @@ export interface NetworkDriver {
   detach(id: string): Promise<void>;
   /** Ids of every attachment present on the host (for reconcile after a restart). */
   list(): Promise<string[]>;
+  /**
+   * After a crash: the attachment of `id` as the host has it (its netns and
+   * eth0 address), with the driver's own record rewritten from it; undefined
+   * when the host has none.
+   */
+  recover(id: string, hostname: string): Promise<NetworkAttachment | undefined>;
   counters(id: string): Promise<NetworkCounters>;
   /** Publish `<name>.internal` → ip in the internal DNS. */
   setName(name: string, ip: string): void;
