@@ -29,7 +29,8 @@ import {
 } from './config.js';
 import { DnsRegistry, DnsServer } from './dns.js';
 import { installFirewall, removeFirewall } from './firewall.js';
-import { pathExists, readSandbox, sweepLeases, sweepTmpFiles, vethCounters } from './host.js';
+import { Tenancy } from './tenancy.js';
+import { attachmentOf, pathExists, readSandbox, sweepLeases, sweepTmpFiles, vethCounters } from './host.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { netnsExists, netnsList, netnsPath } from './netns.js';
 import { createSandbox, teardownSandbox } from './sandbox.js';
@@ -45,7 +46,9 @@ const POOL_OWNER = '\0pool';
 export class CniNetwork implements NetworkDriver {
   readonly config: NetConfig;
   private readonly log: Logger;
-  private readonly registry = new DnsRegistry();
+  /** Who owns each instance address: per-user firewall chains and DNS views. */
+  private readonly tenancy: Tenancy;
+  private readonly registry = new DnsRegistry((from, ip) => this.tenancy.visible(from, ip));
   private readonly dnsServer: DnsServer;
   private readonly records: RecordDir<AttachmentRecord>;
   private readonly poolRecords: RecordDir<PoolRecord>;
@@ -64,6 +67,7 @@ export class CniNetwork implements NetworkDriver {
 
   constructor(opts: CniNetworkOptions) {
     this.config = resolveConfig(opts);
+    this.tenancy = new Tenancy(this.config);
     this.log = (opts.logger ?? silentLogger).child({ component: 'net', bridge: this.config.bridge });
     this.dnsServer = new DnsServer(this.registry, this.log);
     this.records = new RecordDir(this.config.attachmentsDir);
@@ -84,6 +88,7 @@ export class CniNetwork implements NetworkDriver {
     await this.dnsServer.start(cfg.gateway, 53);
     await this.load();
     await this.adoptPool();
+    await this.tenancy.sync();
     // What a kill -9 leaves: temp files of interrupted writes, leases whose netns never got recorded.
     const tmp = await sweepTmpFiles(cfg);
     const leases = await sweepLeases(cfg, new Set(await netnsList()), new Set(this.owners.keys()));
@@ -161,17 +166,19 @@ export class CniNetwork implements NetworkDriver {
 
   // ---- NetworkDriver ---------------------------------------------------------------------
 
-  async attach(id: string, hostname: string): Promise<NetworkAttachment> {
+  /** `user` defaults to '' (one shared group) for callers that do not say, such as the driver's own tests. */
+  async attach(id: string, hostname: string, user = ''): Promise<NetworkAttachment> {
     checkId(id);
     checkHostname(hostname);
     this.requireInit();
     return this.locks.run(id, async () => {
       const existing = await this.records.read(id);
       if (existing?.status === 'ready' && existing.sandbox && (await netnsExists(existing.netnsName))) {
-        if (existing.hostname !== hostname) {
+        if (existing.hostname !== hostname || (existing.owner ?? '') !== user) {
           await this.writeHosts(id, existing.sandbox.ip, hostname);
-          await this.records.write(id, { ...existing, hostname });
+          await this.records.write(id, { ...existing, hostname, owner: user });
         }
+        await this.tenancy.claim(existing.sandbox.ip, user);
         return this.attachment(id, existing.sandbox);
       }
       if (existing) await this.release(id, existing.netnsName);
@@ -181,8 +188,9 @@ export class CniNetwork implements NetworkDriver {
         try {
           this.owners.set(pooled.netnsName, id);
           await this.writeHosts(id, pooled.ip, hostname);
-          await this.records.write(id, { version: 1, id, status: 'ready', netnsName: pooled.netnsName, hostname, sandbox: pooled });
+          await this.records.write(id, { version: 1, id, status: 'ready', netnsName: pooled.netnsName, hostname, owner: user, sandbox: pooled });
           await this.poolRecords.remove(pooled.netnsName);
+          await this.tenancy.claim(pooled.ip, user);
         } catch (e) {
           await this.release(id, pooled.netnsName).catch(() => undefined);
           throw new HangarError('internal', `attaching ${id} from the pool failed: ${(e as Error).message}`, { cause: e });
@@ -196,10 +204,11 @@ export class CniNetwork implements NetworkDriver {
       if (owner !== undefined && owner !== id) name = `${this.config.netnsPrefix}-x${randomBytes(6).toString('hex').slice(0, 11)}`;
       this.owners.set(name, id);
       try {
-        await this.records.write(id, { version: 1, id, status: 'pending', netnsName: name, hostname });
+        await this.records.write(id, { version: 1, id, status: 'pending', netnsName: name, hostname, owner: user });
         const sandbox = await createSandbox(this.config, this.log, name);
         await this.writeHosts(id, sandbox.ip, hostname);
-        await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, sandbox });
+        await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, owner: user, sandbox });
+        await this.tenancy.claim(sandbox.ip, user);
         return this.attachment(id, sandbox);
       } catch (e) {
         await this.release(id, name).catch((err: unknown) => this.log.warn({ err, id }, 'cleanup after a failed attach failed'));
@@ -245,7 +254,7 @@ export class CniNetwork implements NetworkDriver {
     }
   }
 
-  async recover(id: string, hostname: string): Promise<NetworkAttachment | undefined> {
+  async recover(id: string, hostname: string, user = ''): Promise<NetworkAttachment | undefined> {
     checkId(id);
     checkHostname(hostname);
     await this.load();
@@ -257,8 +266,9 @@ export class CniNetwork implements NetworkDriver {
       if (!sandbox) return undefined;
       this.owners.set(name, id);
       await this.writeHosts(id, sandbox.ip, hostname);
-      await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, sandbox });
+      await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, owner: user, sandbox });
       await this.poolRecords.remove(name);
+      await this.tenancy.claim(sandbox.ip, user);
       return this.attachment(id, sandbox);
     });
   }
@@ -282,16 +292,7 @@ export class CniNetwork implements NetworkDriver {
   }
 
   private attachment(id: string, sb: NetSandbox): NetworkAttachment {
-    return {
-      id,
-      netnsPath: netnsPath(sb.netnsName),
-      ip: sb.ip,
-      prefixLength: sb.prefixLength,
-      gateway: sb.gateway,
-      mac: sb.mac,
-      resolvConf: this.config.resolvConf,
-      hosts: this.hostsFile(id),
-    };
+    return attachmentOf(this.config, id, sb, this.hostsFile(id));
   }
 
   private async writeHosts(id: string, ip: string, hostname: string): Promise<void> {
@@ -304,6 +305,7 @@ export class CniNetwork implements NetworkDriver {
       for (const id of await this.records.keys()) {
         const rec = await this.records.read(id);
         if (rec?.netnsName) this.owners.set(rec.netnsName, id);
+        if (rec?.status === 'ready' && rec.sandbox) this.tenancy.note(rec.sandbox.ip, rec.owner ?? '');
       }
       for (const name of await this.poolRecords.keys()) {
         if (!this.owners.has(name)) this.owners.set(name, POOL_OWNER);
@@ -314,9 +316,11 @@ export class CniNetwork implements NetworkDriver {
 
   /** Tears down the netns of an attachment and forgets it. */
   private async release(id: string, name: string): Promise<void> {
+    const ip = (await this.records.read(id))?.sandbox?.ip;
     await teardownSandbox(this.config, this.log, name);
     await Promise.all([this.records.remove(id), rm(this.hostsFile(id), { force: true })]);
     if (this.owners.get(name) === id) this.owners.delete(name);
+    if (ip !== undefined) await this.tenancy.release(ip).catch((e: unknown) => this.log.warn({ err: e, id }, 'updating per-user network rules failed'));
   }
 
   /** At init: keep valid pool entries from a previous run, tear down broken or stray ones. */

@@ -11,6 +11,8 @@ import { CNI_IFNAME } from './cni.js';
 import type { NetConfig } from './config.js';
 import { listLeases } from './ipam.js';
 import type { NetSandbox } from './state.js';
+import type { NetworkAttachment } from '../core/ports/network.js';
+import { netnsPath } from './netns.js';
 
 const TIMEOUT_MS = 10_000;
 
@@ -95,4 +97,9 @@ export async function vethCounters(hostVeth: string): Promise<{ rxBytes: number;
   const read = async (f: string): Promise<number> => Number((await readFile(path.join(dir, f), 'utf8')).trim());
   const [rxBytes, rxPackets, txBytes, txPackets] = await Promise.all([read('tx_bytes'), read('tx_packets'), read('rx_bytes'), read('rx_packets')]);
   return { rxBytes, rxPackets, txBytes, txPackets };
+}
+
+/** What the runtime needs of a sandbox's network: where to join it and the files to bind-mount. */
+export function attachmentOf(cfg: NetConfig, id: string, sb: NetSandbox, hosts: string): NetworkAttachment {
+  return { id, netnsPath: netnsPath(sb.netnsName), ip: sb.ip, prefixLength: sb.prefixLength, gateway: sb.gateway, mac: sb.mac, resolvConf: cfg.resolvConf, hosts };
 }

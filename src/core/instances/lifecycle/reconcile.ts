@@ -70,7 +70,7 @@ export async function reconcile(ctx: RunContext): Promise<ReconcileResult> {
 
 /** A crash between attach and the 'started' save leaves a live sandbox with no network in its record: the host has the truth. */
 async function recoverNetwork(ctx: RunContext, inst: Instance): Promise<Instance> {
-  const net = await ctx.d.network.recover(inst.uuid, inst.hostname).catch((e: unknown) => ctx.d.logger.warn({ id: inst.uuid, err: String(e) }, 'reading the network of an adopted sandbox failed'));
+  const net = await ctx.d.network.recover(inst.uuid, inst.hostname, inst.owner).catch((e: unknown) => ctx.d.logger.warn({ id: inst.uuid, err: String(e) }, 'reading the network of an adopted sandbox failed'));
   if (!net || (inst.network?.ip === net.ip && inst.network.mac === net.mac)) return inst;
   return ctx.save({ ...inst, network: { interfaceUuid: inst.network?.interfaceUuid ?? newUuid(), ip: net.ip, mac: net.mac } });
 }
