@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { exec } from '../../../src/lib/exec.js';
-import { apiClient, eventually, httpGet, HELLO_ARCHIVE, REPO, sleep, spawnNodeProcess, teardown, testConfig } from '../../helpers/node.js';
+import { useChildNode } from '../../helpers/child-node.js';
+import { apiClient, eventually, httpGet, HELLO_ARCHIVE, REPO, sleep } from '../../helpers/node.js';
 
-const config = testConfig();
-const port = 20000 + Math.floor(Math.random() * 20000);
+const { config, start, kill: killNode } = useChildNode();
 const prefix = config.network.netnsPrefix;
-let child: ChildProcess | undefined;
-
-const killNode = async (signal: NodeJS.Signals): Promise<void> => {
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((r) => child!.once('exit', r));
-  child.kill(signal);
-  await exited;
-};
 
 const ourNetns = async (): Promise<string[]> =>
   (await exec('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${prefix}-`));
@@ -43,19 +34,8 @@ function tmpFiles(dir: string): string[] {
   return out;
 }
 
-after(async () => {
-  await teardown(config, async () => {
-    if (!child || child.exitCode !== null) child = (await spawnNodeProcess(config, port)).child;
-    const api = apiClient(`http://127.0.0.1:${port}`, readFileSync(`${config.home}/token`, 'utf8').trim());
-    const all = await api('GET', '/v1/instances?details=false');
-    if (all.items.length) await api('DELETE', '/v1/instances', all.items.map((i) => ({ uuid: i['uuid'] })));
-    await killNode('SIGTERM');
-  });
-});
-
 test('kill -9 during 20 concurrent creates, at several points in time: after a restart every record is truthful and nothing leaked', async () => {
-  let node = await spawnNodeProcess(config, port);
-  child = node.child;
+  let node = await start();
   await exec(process.execPath, [`${REPO}/bin/hangar`, 'image', 'import', HELLO_ARCHIVE, '--ref', 'hello:latest', '--home', config.home]);
   // Early (most creates mid-network), middle, late (most running, some not yet recorded so).
   for (const [round, delayMs] of [400, 1300, 2600].entries()) {
@@ -67,8 +47,7 @@ test('kill -9 during 20 concurrent creates, at several points in time: after a r
     await killNode('SIGKILL');
     await Promise.all(creates);
 
-    node = await spawnNodeProcess(config, port);
-    child = node.child;
+    node = await start();
     const api2 = apiClient(node.url, node.token);
     // Reconcile ran before the API answered: nothing is left half-started.
     const list = (await api2('GET', '/v1/instances')).items;
