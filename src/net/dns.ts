@@ -30,6 +30,9 @@ export function normalizeName(name: string): string {
 export class DnsRegistry {
   private readonly names = new Map<string, string>();
 
+  /** `visible(from, ip)`: whether a query from `from` may learn a name of `ip` (per-user views); absent = all. */
+  constructor(private readonly visible?: (from: string, ip: string) => boolean) {}
+
   set(name: string, ip: string): void {
     const n = normalizeName(name);
     if (!n || !/^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$/.test(n)) throw new HangarError('invalid_argument', `bad DNS name: ${name}`);
@@ -46,7 +49,7 @@ export class DnsRegistry {
   }
 
   /** Builds the response to one wire-format query, or undefined to stay silent. */
-  answer(query: Buffer): Buffer | undefined {
+  answer(query: Buffer, from?: string): Buffer | undefined {
     if (query.length < 12) return undefined;
     const id = query.readUInt16BE(0);
     const qflags = query.readUInt16BE(2);
@@ -68,7 +71,9 @@ export class DnsRegistry {
     if (qname !== INTERNAL_ZONE && !qname.endsWith(`.${INTERNAL_ZONE}`)) return reply(RCODE.REFUSED);
     const qclass = question.class ?? 'IN';
     if (qclass !== 'IN' && qclass !== 'ANY') return reply(RCODE.REFUSED);
-    const ip = qname === INTERNAL_ZONE ? undefined : this.lookup(qname);
+    const found = qname === INTERNAL_ZONE ? undefined : this.lookup(qname);
+    // Another user's name looks exactly like one that does not exist.
+    const ip = found !== undefined && from !== undefined && this.visible && !this.visible(from, found) ? undefined : found;
     if (!ip) return reply(AA | RCODE.NXDOMAIN);
     if (question.type !== 'A' && (question.type as string) !== 'ANY') return reply(AA | RCODE.NOERROR); // NODATA
     return reply(AA | RCODE.NOERROR, [{ type: 'A', class: 'IN', name: question.name, ttl: TTL_SECONDS, data: ip }]);
@@ -107,7 +112,7 @@ export class DnsServer {
     if (this.udp) return;
     const udp = dgram.createSocket({ type: 'udp4' });
     udp.on('message', (msg, rinfo) => {
-      const res = this.safeAnswer(msg);
+      const res = this.safeAnswer(msg, rinfo.address);
       if (res) udp.send(res, rinfo.port, rinfo.address);
     });
     try {
@@ -155,9 +160,9 @@ export class DnsServer {
     ]);
   }
 
-  private safeAnswer(msg: Buffer): Buffer | undefined {
+  private safeAnswer(msg: Buffer, from: string): Buffer | undefined {
     try {
-      return this.registry.answer(msg);
+      return this.registry.answer(msg, from.replace(/^::ffff:/, ''));
     } catch (e) {
       this.logger.warn({ err: e }, 'internal DNS could not answer a query');
       return undefined;
@@ -178,7 +183,7 @@ export class DnsServer {
         if (buf.length < 2 + len) break;
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
-        const res = this.safeAnswer(msg);
+        const res = this.safeAnswer(msg, sock.remoteAddress ?? '');
         if (!res) continue;
         const head = Buffer.alloc(2);
         head.writeUInt16BE(res.length);

@@ -7,14 +7,13 @@
  * A pooled netns keeps its `<prefix>-pool-<hex>` name; the id → netns mapping
  * always comes from the attachment record, never from the name.
  */
-import { access, mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { NetworkAttachment, NetworkCounters, NetworkDriver } from '../core/ports/network.js';
 import { HangarError, asHangarError, notFound } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import { deleteBridge, ensureBridge } from './bridge.js';
-import { cniAdd, cniDel } from './cni.js';
 import {
   POOL_SUFFIX_RE,
   checkHostname,
@@ -30,9 +29,11 @@ import {
 } from './config.js';
 import { DnsRegistry, DnsServer } from './dns.js';
 import { installFirewall, removeFirewall } from './firewall.js';
-import { releaseLeases } from './ipam.js';
+import { Tenancy } from './tenancy.js';
+import { attachmentOf, pathExists, readSandbox, sweepLeases, sweepTmpFiles, vethCounters } from './host.js';
 import { KeyedMutex } from '../lib/mutex.js';
-import { netnsAdd, netnsDel, netnsExists, netnsList, netnsPath, setupInside } from './netns.js';
+import { netnsExists, netnsList, netnsPath } from './netns.js';
+import { createSandbox, teardownSandbox } from './sandbox.js';
 import { RecordDir, writeTextAtomic, type AttachmentRecord, type NetSandbox, type PoolRecord } from './state.js';
 
 export type { CniNetworkOptions } from './config.js';
@@ -45,7 +46,9 @@ const POOL_OWNER = '\0pool';
 export class CniNetwork implements NetworkDriver {
   readonly config: NetConfig;
   private readonly log: Logger;
-  private readonly registry = new DnsRegistry();
+  /** Who owns each instance address: per-user firewall chains and DNS views. */
+  private readonly tenancy: Tenancy;
+  private readonly registry = new DnsRegistry((from, ip) => this.tenancy.visible(from, ip));
   private readonly dnsServer: DnsServer;
   private readonly records: RecordDir<AttachmentRecord>;
   private readonly poolRecords: RecordDir<PoolRecord>;
@@ -64,6 +67,7 @@ export class CniNetwork implements NetworkDriver {
 
   constructor(opts: CniNetworkOptions) {
     this.config = resolveConfig(opts);
+    this.tenancy = new Tenancy(this.config);
     this.log = (opts.logger ?? silentLogger).child({ component: 'net', bridge: this.config.bridge });
     this.dnsServer = new DnsServer(this.registry, this.log);
     this.records = new RecordDir(this.config.attachmentsDir);
@@ -84,17 +88,36 @@ export class CniNetwork implements NetworkDriver {
     await this.dnsServer.start(cfg.gateway, 53);
     await this.load();
     await this.adoptPool();
+    await this.tenancy.sync();
+    // What a kill -9 leaves: temp files of interrupted writes, leases whose netns never got recorded.
+    const tmp = await sweepTmpFiles(cfg);
+    const leases = await sweepLeases(cfg, new Set(await netnsList()), new Set(this.owners.keys()));
     this.initialized = true;
-    this.log.info({ subnet: cfg.subnet, gateway: cfg.gateway }, 'network ready');
+    this.log.info({ subnet: cfg.subnet, gateway: cfg.gateway, sweptTmpFiles: tmp, sweptLeases: leases }, 'network ready');
   }
 
-  /** Stops the DNS server and pool refills. Attachments and pool entries stay (they survive restarts). */
+  /** Stops the DNS server and pool refills and releases the pool. Attachments stay (their instances survive restarts). */
   async close(): Promise<void> {
     this.stopping = true;
     this.initialized = false;
     if (this.refillTimer) clearTimeout(this.refillTimer);
     await this.filling?.catch(() => undefined);
     await this.dnsServer.stop();
+    await this.releasePool();
+  }
+
+  /** Pool entries hold a netns, a veth and an IP for instances that may never come: a clean stop gives them back. */
+  private async releasePool(): Promise<void> {
+    const names = new Set([...this.pool.map((e) => e.netnsName), ...(await this.poolRecords.keys())]);
+    this.pool = [];
+    for (const name of names) {
+      const owner = this.owners.get(name);
+      if (owner === undefined || owner === POOL_OWNER) {
+        await teardownSandbox(this.config, this.log, name).catch((e: unknown) => this.log.warn({ err: e, netns: name }, 'releasing a pool netns failed'));
+        this.owners.delete(name);
+      }
+      await this.poolRecords.remove(name);
+    }
   }
 
   /** Removes everything this driver made: netns, veths, leases, iptables rules, the bridge and stateDir. */
@@ -114,7 +137,7 @@ export class CniNetwork implements NetworkDriver {
     };
     const names = new Set<string>(this.owners.keys());
     for (const n of await netnsList()) if (ownNetnsSuffix(cfg, n) !== undefined) names.add(n);
-    for (const n of names) await step(`removing netns ${n}`, () => this.teardown(n));
+    for (const n of names) await step(`removing netns ${n}`, () => teardownSandbox(this.config, this.log, n));
     this.owners.clear();
     this.pool = [];
     this.poolTarget = 0;
@@ -143,17 +166,19 @@ export class CniNetwork implements NetworkDriver {
 
   // ---- NetworkDriver ---------------------------------------------------------------------
 
-  async attach(id: string, hostname: string): Promise<NetworkAttachment> {
+  /** `user` defaults to '' (one shared group) for callers that do not say, such as the driver's own tests. */
+  async attach(id: string, hostname: string, user = ''): Promise<NetworkAttachment> {
     checkId(id);
     checkHostname(hostname);
     this.requireInit();
     return this.locks.run(id, async () => {
       const existing = await this.records.read(id);
       if (existing?.status === 'ready' && existing.sandbox && (await netnsExists(existing.netnsName))) {
-        if (existing.hostname !== hostname) {
+        if (existing.hostname !== hostname || (existing.owner ?? '') !== user) {
           await this.writeHosts(id, existing.sandbox.ip, hostname);
-          await this.records.write(id, { ...existing, hostname });
+          await this.records.write(id, { ...existing, hostname, owner: user });
         }
+        await this.tenancy.claim(existing.sandbox.ip, user);
         return this.attachment(id, existing.sandbox);
       }
       if (existing) await this.release(id, existing.netnsName);
@@ -163,8 +188,9 @@ export class CniNetwork implements NetworkDriver {
         try {
           this.owners.set(pooled.netnsName, id);
           await this.writeHosts(id, pooled.ip, hostname);
-          await this.records.write(id, { version: 1, id, status: 'ready', netnsName: pooled.netnsName, hostname, sandbox: pooled });
+          await this.records.write(id, { version: 1, id, status: 'ready', netnsName: pooled.netnsName, hostname, owner: user, sandbox: pooled });
           await this.poolRecords.remove(pooled.netnsName);
+          await this.tenancy.claim(pooled.ip, user);
         } catch (e) {
           await this.release(id, pooled.netnsName).catch(() => undefined);
           throw new HangarError('internal', `attaching ${id} from the pool failed: ${(e as Error).message}`, { cause: e });
@@ -178,10 +204,11 @@ export class CniNetwork implements NetworkDriver {
       if (owner !== undefined && owner !== id) name = `${this.config.netnsPrefix}-x${randomBytes(6).toString('hex').slice(0, 11)}`;
       this.owners.set(name, id);
       try {
-        await this.records.write(id, { version: 1, id, status: 'pending', netnsName: name, hostname });
-        const sandbox = await this.createSandbox(name);
+        await this.records.write(id, { version: 1, id, status: 'pending', netnsName: name, hostname, owner: user });
+        const sandbox = await createSandbox(this.config, this.log, name);
         await this.writeHosts(id, sandbox.ip, hostname);
-        await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, sandbox });
+        await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, owner: user, sandbox });
+        await this.tenancy.claim(sandbox.ip, user);
         return this.attachment(id, sandbox);
       } catch (e) {
         await this.release(id, name).catch((err: unknown) => this.log.warn({ err, id }, 'cleanup after a failed attach failed'));
@@ -201,7 +228,7 @@ export class CniNetwork implements NetworkDriver {
       }
       // No record: maybe an orphan netns named after the id (its record was lost).
       const name = netnsNameForId(this.config, id);
-      if (!this.owners.has(name) && (await netnsExists(name))) await this.teardown(name);
+      if (!this.owners.has(name) && (await netnsExists(name))) await teardownSandbox(this.config, this.log, name);
       await rm(this.hostsFile(id), { force: true });
     });
   }
@@ -220,15 +247,30 @@ export class CniNetwork implements NetworkDriver {
     checkId(id);
     const rec = await this.records.read(id);
     if (!rec?.sandbox) throw notFound(`no network attachment for ${id}`);
-    const dir = `/sys/class/net/${rec.sandbox.hostVeth}/statistics`;
-    const read = async (f: string): Promise<number> => Number((await readFile(path.join(dir, f), 'utf8')).trim());
     try {
-      // The host end sees the instance's traffic mirrored: host rx = instance tx.
-      const [rxB, rxP, txB, txP] = await Promise.all([read('tx_bytes'), read('tx_packets'), read('rx_bytes'), read('rx_packets')]);
-      return { rxBytes: rxB, rxPackets: rxP, txBytes: txB, txPackets: txP };
+      return await vethCounters(rec.sandbox.hostVeth);
     } catch (e) {
       throw new HangarError('not_found', `interface ${rec.sandbox.hostVeth} of ${id} is gone`, { cause: e });
     }
+  }
+
+  async recover(id: string, hostname: string, user = ''): Promise<NetworkAttachment | undefined> {
+    checkId(id);
+    checkHostname(hostname);
+    await this.load();
+    return this.locks.run(id, async () => {
+      const rec = await this.records.read(id);
+      const name = rec?.netnsName ?? netnsNameForId(this.config, id);
+      // The kernel's view, not the record's: the record may be pending or stale after a crash.
+      const sandbox = await readSandbox(this.config, name);
+      if (!sandbox) return undefined;
+      this.owners.set(name, id);
+      await this.writeHosts(id, sandbox.ip, hostname);
+      await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, owner: user, sandbox });
+      await this.poolRecords.remove(name);
+      await this.tenancy.claim(sandbox.ip, user);
+      return this.attachment(id, sandbox);
+    });
   }
 
   setName(name: string, ip: string): void {
@@ -250,16 +292,7 @@ export class CniNetwork implements NetworkDriver {
   }
 
   private attachment(id: string, sb: NetSandbox): NetworkAttachment {
-    return {
-      id,
-      netnsPath: netnsPath(sb.netnsName),
-      ip: sb.ip,
-      prefixLength: sb.prefixLength,
-      gateway: sb.gateway,
-      mac: sb.mac,
-      resolvConf: this.config.resolvConf,
-      hosts: this.hostsFile(id),
-    };
+    return attachmentOf(this.config, id, sb, this.hostsFile(id));
   }
 
   private async writeHosts(id: string, ip: string, hostname: string): Promise<void> {
@@ -272,6 +305,7 @@ export class CniNetwork implements NetworkDriver {
       for (const id of await this.records.keys()) {
         const rec = await this.records.read(id);
         if (rec?.netnsName) this.owners.set(rec.netnsName, id);
+        if (rec?.status === 'ready' && rec.sandbox) this.tenancy.note(rec.sandbox.ip, rec.owner ?? '');
       }
       for (const name of await this.poolRecords.keys()) {
         if (!this.owners.has(name)) this.owners.set(name, POOL_OWNER);
@@ -280,38 +314,13 @@ export class CniNetwork implements NetworkDriver {
     return this.loading;
   }
 
-  /** netns + CNI ADD + lo/sysctl; on failure everything made is undone. */
-  private async createSandbox(name: string): Promise<NetSandbox> {
-    const nsPath = netnsPath(name);
-    try {
-      if (await netnsExists(name)) await this.teardown(name); // a leftover of ours (prefix-owned)
-      await netnsAdd(name);
-      const [add, inside] = await Promise.allSettled([cniAdd(this.config, name, nsPath), setupInside(name)]);
-      if (add.status === 'rejected') throw add.reason;
-      if (inside.status === 'rejected') throw inside.reason;
-      return { netnsName: name, ...add.value };
-    } catch (e) {
-      await this.teardown(name).catch((err: unknown) => this.log.warn({ err, netns: name }, 'cleanup of a half-made netns failed'));
-      throw e;
-    }
-  }
-
-  /** CNI DEL (lease + veth) then netns del; tolerant of anything already gone. */
-  private async teardown(name: string): Promise<void> {
-    try {
-      await cniDel(this.config, name, netnsPath(name));
-    } catch (e) {
-      this.log.debug({ err: e, netns: name }, 'CNI DEL failed; releasing the lease directly');
-      await releaseLeases(this.config, name);
-    }
-    await netnsDel(name);
-  }
-
   /** Tears down the netns of an attachment and forgets it. */
   private async release(id: string, name: string): Promise<void> {
-    await this.teardown(name);
+    const ip = (await this.records.read(id))?.sandbox?.ip;
+    await teardownSandbox(this.config, this.log, name);
     await Promise.all([this.records.remove(id), rm(this.hostsFile(id), { force: true })]);
     if (this.owners.get(name) === id) this.owners.delete(name);
+    if (ip !== undefined) await this.tenancy.release(ip).catch((e: unknown) => this.log.warn({ err: e, id }, 'updating per-user network rules failed'));
   }
 
   /** At init: keep valid pool entries from a previous run, tear down broken or stray ones. */
@@ -329,14 +338,14 @@ export class CniNetwork implements NetworkDriver {
         this.pool.push(rec.sandbox);
         continue;
       }
-      await this.teardown(name).catch((e: unknown) => this.log.warn({ err: e, netns: name }, 'removing a broken pool entry failed'));
+      await teardownSandbox(this.config, this.log, name).catch((e: unknown) => this.log.warn({ err: e, netns: name }, 'removing a broken pool entry failed'));
       await this.poolRecords.remove(name);
       this.owners.delete(name);
     }
     for (const n of await netnsList()) {
       const suffix = ownNetnsSuffix(cfg, n);
       if (suffix && POOL_SUFFIX_RE.test(suffix) && !this.owners.has(n)) {
-        await this.teardown(n).catch((e: unknown) => this.log.warn({ err: e, netns: n }, 'removing a stray pool netns failed'));
+        await teardownSandbox(this.config, this.log, n).catch((e: unknown) => this.log.warn({ err: e, netns: n }, 'removing a stray pool netns failed'));
       }
     }
   }
@@ -372,7 +381,7 @@ export class CniNetwork implements NetworkDriver {
         this.poolCreating++;
         try {
           await this.poolRecords.write(name, { version: 1, status: 'pending', netnsName: name });
-          const sandbox = await this.createSandbox(name);
+          const sandbox = await createSandbox(this.config, this.log, name);
           await this.poolRecords.write(name, { version: 1, status: 'ready', netnsName: name, sandbox });
           this.pool.push(sandbox);
         } catch (e) {
@@ -386,14 +395,5 @@ export class CniNetwork implements NetworkDriver {
     } finally {
       this.filling = undefined;
     }
-  }
-}
-
-async function pathExists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
   }
 }

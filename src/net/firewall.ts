@@ -2,13 +2,15 @@
  * iptables rules isolating instances from the host: from the bridge, the host
  * accepts only DNS to the gateway and replies to connections it opened; nothing
  * from the bridge is routed anywhere but back onto the bridge. Instance to
- * instance traffic stays allowed. IPv6 from the bridge is dropped entirely.
+ * instance traffic passes only between one user's instances (tenancy.ts).
+ * IPv6 from the bridge is dropped entirely.
  * Rules live in dedicated chains named after the bridge; install is idempotent.
  */
 import { HangarError } from '../lib/errors.js';
 import { exec } from '../lib/exec.js';
 import { bin as binPath } from './bin.js';
 import type { NetConfig } from './config.js';
+import { removeTenancy, tenancyChain } from './tenancy.js';
 
 export type IptablesBin = 'iptables' | 'ip6tables';
 
@@ -35,13 +37,14 @@ export function firewallPlan(cfg: NetConfig): ChainPlan[] {
     ['-p', 'tcp', '-d', `${cfg.gateway}/32`, '--dport', '53', '-j', 'ACCEPT'],
     ['-j', 'DROP'],
   ];
-  // Jumped to only for `-i <bridge>`: accept what stays on the bridge, drop what would be routed away.
-  const forward: string[][] = [['-o', br, '-j', 'ACCEPT'], ['-j', 'DROP']];
+  // Jumped to only for `-i <bridge>`: what stays on the bridge goes to the per-user rules (tenancy.ts), what would be routed away is dropped.
+  const forward: string[][] = [['-o', br, '-j', tenancyChain(cfg)], ['-j', 'DROP']];
   return [
     { bin: 'iptables', chain: cfg.inputChain, rules: input4, hook: 'INPUT', jump: jump(cfg.inputChain) },
     { bin: 'iptables', chain: cfg.forwardChain, rules: forward, hook: 'FORWARD', jump: jump(cfg.forwardChain) },
     { bin: 'ip6tables', chain: cfg.inputChain, rules: [['-j', 'DROP']], hook: 'INPUT', jump: jump(cfg.inputChain) },
-    { bin: 'ip6tables', chain: cfg.forwardChain, rules: forward, hook: 'FORWARD', jump: jump(cfg.forwardChain) },
+    // Instances talk IPv4 only (DNS answers A records): IPv6 between them would bypass the per-user rules.
+    { bin: 'ip6tables', chain: cfg.forwardChain, rules: [['-j', 'DROP']], hook: 'FORWARD', jump: jump(cfg.forwardChain) },
   ];
 }
 
@@ -78,6 +81,8 @@ async function installChain(p: ChainPlan): Promise<void> {
 }
 
 export async function installFirewall(cfg: NetConfig): Promise<void> {
+  // The forward chain jumps to it: it must exist first (the driver fills it).
+  if (!(await chainExists('iptables', tenancyChain(cfg)))) await must('iptables', ['-N', tenancyChain(cfg)]);
   for (const p of firewallPlan(cfg)) {
     try {
       await installChain(p);
@@ -100,4 +105,5 @@ export async function removeFirewall(cfg: NetConfig): Promise<void> {
       await must(p.bin, ['-X', p.chain]);
     }
   }
+  await removeTenancy(cfg);
 }

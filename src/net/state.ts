@@ -26,6 +26,8 @@ export interface AttachmentRecord {
   /** The netns (and CNI container id) holding this attachment; may be a pool name. */
   netnsName: string;
   hostname: string;
+  /** The user owning the instance: only that user's instances reach it or resolve its name. Absent in records of older nodes ('' then). */
+  owner?: string;
   sandbox?: NetSandbox;
 }
 

@@ -182,6 +182,7 @@ export function fakeNetwork(): NetworkDriver & { attached: Set<string> } {
       attached.delete(id);
     },
     list: async () => [...attached],
+    recover: async () => undefined,
     counters: async () => ({ rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 }),
     setName: () => undefined,
     removeName: () => undefined,

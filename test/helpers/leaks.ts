@@ -14,7 +14,7 @@ const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer', 'devi
 
 /**
  * Everything a node may leave on the host, checked after a test tore its node
- * down: runc containers, shim/runc processes, netns, veths, mounts, cgroups.
+ * down: runc containers, shim/runc processes, netns, veths, iptables chains, mounts, cgroups.
  * Returns one line per leak (empty = clean).
  */
 export async function findLeaks(s: LeakScope): Promise<string[]> {
@@ -31,6 +31,11 @@ export async function findLeaks(s: LeakScope): Promise<string[]> {
   }
   const links = await exec('ip', ['-o', 'link', 'show', 'master', s.bridge], { allowFailure: true });
   for (const line of links.stdout.split('\n').filter(Boolean)) leaks.push(`link on ${s.bridge}: ${line.split(':')[1]?.trim() ?? line}`);
+  // Chains are named after the bridge (HANGAR-IN/FWD/TEN-<bridge>, per-user HGU-<bridge>-<hash>).
+  for (const bin of ['iptables', 'ip6tables']) {
+    const rules = await exec(bin, ['-w', '5', '-S'], { allowFailure: true });
+    for (const line of rules.stdout.split('\n')) if (line.startsWith('-N ') && line.includes(s.bridge)) leaks.push(`${bin} chain ${line.slice(3)}`);
+  }
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');

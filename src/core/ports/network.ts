@@ -6,8 +6,9 @@
  * - `attach` is idempotent per id: a second call returns the same attachment.
  *   On failure it rejects and leaves no netns, veth or IP lease behind.
  * - `detach` is idempotent and removes the netns, veth and IP lease.
- * - Instances reach each other and the internal DNS server, never the host's
- *   other services (API, loopback listeners).
+ * - An instance reaches (and resolves `<name>.internal` of) only instances of
+ *   the same owner, and the internal DNS server; never other users'
+ *   instances, nor the host's other services (API, loopback listeners).
  */
 
 export interface NetworkAttachment {
@@ -32,10 +33,17 @@ export interface NetworkCounters {
 }
 
 export interface NetworkDriver {
-  attach(id: string, hostname: string): Promise<NetworkAttachment>;
+  /** `owner`: the user the instance belongs to; its network is private to that user's instances. */
+  attach(id: string, hostname: string, owner: string): Promise<NetworkAttachment>;
   detach(id: string): Promise<void>;
   /** Ids of every attachment present on the host (for reconcile after a restart). */
   list(): Promise<string[]>;
+  /**
+   * After a crash: the attachment of `id` as the host has it (its netns and
+   * eth0 address), with the driver's own record rewritten from it; undefined
+   * when the host has none.
+   */
+  recover(id: string, hostname: string, owner: string): Promise<NetworkAttachment | undefined>;
   counters(id: string): Promise<NetworkCounters>;
   /** Publish `<name>.internal` → ip in the internal DNS. */
   setName(name: string, ip: string): void;

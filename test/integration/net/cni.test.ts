@@ -20,59 +20,12 @@ import { CniNetwork } from '../../../src/net/driver.js';
 import { exec } from '../../../src/lib/exec.js';
 import { isHangarError } from '../../../src/lib/errors.js';
 import type { NetworkAttachment } from '../../../src/core/ports/network.js';
+import { freshNames, linkExists, netnsWithPrefix, sh, teardownNet, type Names } from '../../helpers/net.js';
 
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : 'needs root (netns, CNI, iptables)';
 
 // ---- helpers -------------------------------------------------------------------------------
-
-const sh = (file: string, args: string[], timeoutMs = 8000) => exec(file, args, { timeoutMs, allowFailure: true });
-
-/** A subnet 10.2xx.y.0/24 that no route on this host overlaps. */
-async function freeSubnet(): Promise<string> {
-  const routes = (await sh('ip', ['-4', 'route', 'show', 'table', 'all'])).stdout;
-  for (let i = 0; i < 50; i++) {
-    const a = 200 + Math.floor(Math.random() * 55);
-    const b = Math.floor(Math.random() * 256);
-    if (!routes.includes(`10.${a}.${b}.`) && !routes.includes(`10.${a}.0.0/16`)) return `10.${a}.${b}.0/24`;
-  }
-  throw new Error('no free subnet found');
-}
-
-interface Names {
-  tag: string;
-  bridge: string;
-  prefix: string;
-  subnet: string;
-  stateDir: string;
-}
-
-async function freshNames(letter: string): Promise<Names> {
-  const tag = randomBytes(2).toString('hex');
-  return {
-    tag,
-    bridge: `hn${letter}${tag}`,
-    prefix: `hn${letter}${tag}`,
-    subnet: await freeSubnet(),
-    stateDir: await mkdtemp(path.join(os.tmpdir(), `hangar-net-${letter}-`)),
-  };
-}
-
-const netnsWithPrefix = async (prefix: string): Promise<string[]> =>
-  (await readdir('/run/netns').catch(() => [] as string[])).filter((n) => n.startsWith(`${prefix}-`));
-
-const linkExists = (name: string): boolean => existsSync(`/sys/class/net/${name}`);
-
-/** Destroys a test's driver, then removes anything a half-failed destroy left (netns, bridge, state). */
-async function teardownNet(driver: CniNetwork | undefined, n: Names): Promise<void> {
-  try {
-    await driver?.destroy();
-  } finally {
-    for (const ns of await netnsWithPrefix(n.prefix)) await sh('ip', ['netns', 'del', ns]);
-    if (linkExists(n.bridge)) await sh('ip', ['link', 'del', n.bridge]);
-    await rm(n.stateDir, { recursive: true, force: true });
-  }
-}
 
 const chainExists = async (bin: string, chain: string): Promise<boolean> => (await sh(bin, ['-w', '5', '-S', chain])).code === 0;
 
@@ -397,11 +350,16 @@ describe('CniNetwork on a real bridge', { skip }, () => {
     const ping = await sh('ip', ['netns', 'exec', path.basename(p.netnsPath), 'busybox', 'ping', '-c', '1', '-W', '2', b.ip]);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
     await eventually('pool refilled', async () => assert.equal(driver.poolSize, 2));
-    // A restart keeps the pool.
+    // A clean stop releases the pool (its netns and leases); attachments stay for the next start.
     await driver.close();
+    assert.deepEqual((await netnsWithPrefix(n.prefix)).filter((x) => x.startsWith(`${n.prefix}-pool-`)), [path.basename(p.netnsPath)]);
+    const leaseDir = path.join(n.stateDir, 'ipam', `hangar-${n.bridge}`);
+    const owners = await Promise.all((await leaseFiles(n.stateDir, n.bridge)).map(async (ip) => (await readFile(path.join(leaseDir, ip), 'utf8')).split('\n')[0]!.trim()));
+    assert.deepEqual(owners.filter((o) => o.includes('-pool-')), [path.basename(p.netnsPath)], 'only the attached pool netns keeps a lease');
     driver = new CniNetwork({ stateDir: n.stateDir, bridge: n.bridge, subnet: n.subnet, netnsPrefix: n.prefix });
     await driver.init();
-    assert.equal(driver.poolSize, 2);
+    assert.equal(driver.poolSize, 0);
+    assert.deepEqual(await driver.attach(idP, 'pooled'), p);
     await driver.detach(idP);
     assert.ok(!existsSync(p.netnsPath));
   });

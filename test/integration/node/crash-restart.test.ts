@@ -1,33 +1,13 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { exec } from '../../../src/lib/exec.js';
-import { apiClient, eventually, httpGet, spawnNodeProcess, teardown, testConfig, HELLO_ARCHIVE, REPO } from '../../helpers/node.js';
+import { useChildNode } from '../../helpers/child-node.js';
+import { apiClient, eventually, httpGet, HELLO_ARCHIVE, REPO } from '../../helpers/node.js';
 
-const config = testConfig();
-const port = 20000 + Math.floor(Math.random() * 20000);
-let child: ChildProcess | undefined;
-
-const killNode = async (signal: NodeJS.Signals): Promise<void> => {
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((r) => child!.once('exit', r));
-  child.kill(signal);
-  await exited;
-};
-
-after(async () => {
-  await teardown(config, async () => {
-    if (!child || child.exitCode !== null) child = (await spawnNodeProcess(config, port)).child;
-    const api = apiClient(`http://127.0.0.1:${port}`, (await import('node:fs')).readFileSync(`${config.home}/token`, 'utf8').trim());
-    const all = await api('GET', '/v1/instances?details=false');
-    if (all.items.length) await api('DELETE', '/v1/instances', all.items.map((i) => ({ uuid: i['uuid'] })));
-    await killNode('SIGTERM');
-  });
-});
+const { config, start, kill: killNode } = useChildNode();
 
 test('kill -9 of the node: records intact, running sandboxes adopted, exits while down recorded, orphans removed', async () => {
-  let node = await spawnNodeProcess(config, port);
-  child = node.child;
+  let node = await start();
   await exec(process.execPath, [`${REPO}/bin/hangar`, 'image', 'import', HELLO_ARCHIVE, '--ref', 'hello:latest', '--home', config.home]);
   const api = apiClient(node.url, node.token);
 
@@ -46,8 +26,7 @@ test('kill -9 of the node: records intact, running sandboxes adopted, exits whil
   const runcRoot = `${config.home}/run/runc`;
   await exec('runc', ['--root', runcRoot, 'kill', String(stopper.items[0]!['uuid']), 'KILL']);
 
-  node = await spawnNodeProcess(config, port);
-  child = node.child;
+  node = await start();
   const api2 = apiClient(node.url, node.token);
   const afterList = (await api2('GET', '/v1/instances')).items;
   assert.deepEqual(afterList.map((i) => i['uuid']).sort(), before.map((i) => i['uuid']).sort(), 'every record is there');
@@ -74,8 +53,7 @@ test('kill -9 of the node: records intact, running sandboxes adopted, exits whil
   const keeperUuid = String(byName.get('keeper')!['uuid']);
   await killNode('SIGKILL');
   await exec('sqlite3', [`${config.home}/state.db`, `DELETE FROM instances WHERE uuid = '${keeperUuid}'`]);
-  node = await spawnNodeProcess(config, port);
-  child = node.child;
+  node = await start();
   const runc = await exec('runc', ['--root', runcRoot, 'list', '-q'], { allowFailure: true });
   assert.ok(!runc.stdout.includes(keeperUuid), 'orphan sandbox removed');
   const netns = await exec('ip', ['netns', 'list']);

@@ -60,6 +60,7 @@ const network: NetworkDriver = {
   attach: refuse('network'),
   detach: async () => undefined,
   list: async () => [],
+  recover: async () => undefined,
   counters: refuse('network'),
   setName: () => undefined,
   removeName: () => undefined,

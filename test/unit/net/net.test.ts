@@ -17,6 +17,7 @@ import {
 import { bridgeConfig, parseCniResult } from '../../../src/net/cni.js';
 import { DnsRegistry, DnsServer, normalizeName } from '../../../src/net/dns.js';
 import { firewallPlan } from '../../../src/net/firewall.js';
+import { tenancyRules, userChain } from '../../../src/net/tenancy.js';
 import { KeyedMutex } from '../../../src/lib/mutex.js';
 
 const query = (name: string, type: dnsPacket.RecordType = 'A', id = 42): Buffer =>
@@ -126,9 +127,43 @@ describe('firewall plan', () => {
     assert.ok(in4.rules.some((r) => r.join(' ') === '-p udp -d 10.220.3.1/32 --dport 53 -j ACCEPT'));
     assert.ok(in4.rules.some((r) => r.includes('--ctstate')));
     const fwd4 = plan.find((p) => p.bin === 'iptables' && p.hook === 'FORWARD')!;
-    assert.deepEqual(fwd4.rules, [['-o', 'brx', '-j', 'ACCEPT'], ['-j', 'DROP']]);
+    assert.deepEqual(fwd4.rules, [['-o', 'brx', '-j', 'HANGAR-TEN-brx'], ['-j', 'DROP']]);
     const in6 = plan.find((p) => p.bin === 'ip6tables' && p.hook === 'INPUT')!;
     assert.deepEqual(in6.rules, [['-j', 'DROP']]);
+    const fwd6 = plan.find((p) => p.bin === 'ip6tables' && p.hook === 'FORWARD')!;
+    assert.deepEqual(fwd6.rules, [['-j', 'DROP']], 'no IPv6 between instances: it would bypass the per-user rules');
+  });
+});
+
+describe('per-user networks', () => {
+  const cfg = resolveConfig({ stateDir: '/s', bridge: 'brx', subnet: '10.220.3.0/24' });
+  it('lets a source reach only destinations of its own user; unknown sources reach nothing', () => {
+    const text = tenancyRules(cfg, new Map([['10.220.3.2', 'alice'], ['10.220.3.3', 'bob'], ['10.220.3.4', 'alice']]), ['HGU-brx-deadbeef']);
+    const a = userChain(cfg, 'alice');
+    const b = userChain(cfg, 'bob');
+    assert.notEqual(a, b);
+    assert.ok(a.length <= 28 && userChain(resolveConfig({ stateDir: '/s', bridge: 'b'.repeat(15), subnet: '10.1.0.0/16' }), 'x').length <= 28);
+    const lines = text.split('\n');
+    assert.deepEqual(lines.filter((l) => l.startsWith(':')), [':HANGAR-TEN-brx - [0:0]', ':HGU-brx-deadbeef - [0:0]', `:${a} - [0:0]`, `:${b} - [0:0]`]);
+    assert.ok(lines.includes(`-A HANGAR-TEN-brx -s 10.220.3.2/32 -j ${a}`));
+    assert.ok(lines.includes(`-A HANGAR-TEN-brx -s 10.220.3.3/32 -j ${b}`));
+    assert.deepEqual(lines.filter((l) => l.startsWith(`-A ${a} `)), [`-A ${a} -d 10.220.3.2/32 -j ACCEPT`, `-A ${a} -d 10.220.3.4/32 -j ACCEPT`, `-A ${a} -j DROP`]);
+    assert.deepEqual(lines.filter((l) => l.startsWith(`-A ${b} `)), [`-A ${b} -d 10.220.3.3/32 -j ACCEPT`, `-A ${b} -j DROP`]);
+    assert.equal(lines.filter((l) => l.startsWith('-A HANGAR-TEN-brx')).at(-1), '-A HANGAR-TEN-brx -j DROP');
+  });
+  it('DNS answers a name only to its owner\'s instances (and the gateway); others get NXDOMAIN', () => {
+    const owners = new Map([['10.9.0.2', 'alice'], ['10.9.0.3', 'bob']]);
+    const reg = new DnsRegistry((from, ip) => from === '10.9.0.1' || (owners.has(from) && owners.get(from) === owners.get(ip)));
+    reg.set('web', '10.9.0.2');
+    const q = dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: 'A', name: 'web.internal' }] });
+    const ask = (from: string) => dnsPacket.decode(reg.answer(q, from)!);
+    assert.equal((ask('10.9.0.2').answers?.[0] as { data?: string } | undefined)?.data, '10.9.0.2');
+    assert.equal((ask('10.9.0.1').answers?.[0] as { data?: string } | undefined)?.data, '10.9.0.2');
+    for (const other of ['10.9.0.3', '10.9.0.99']) {
+      const r = ask(other);
+      assert.equal((r.flags ?? 0) & 0xf, 3, `${other}: NXDOMAIN`);
+      assert.deepEqual(r.answers, []);
+    }
   });
 });
 

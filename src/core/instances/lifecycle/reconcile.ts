@@ -1,3 +1,4 @@
+import { newUuid } from '../../../lib/ids.js';
 import { isLive, STOP_REASONS, stopReasonForExit, type Instance } from '../../instance.js';
 import type { RuntimeDriver, SandboxInfo } from '../../ports/runtime.js';
 import { shouldRestart } from '../../restart.js';
@@ -30,11 +31,15 @@ export async function reconcile(ctx: RunContext): Promise<ReconcileResult> {
   for (const driver of ctx.drivers()) for (const sb of await driver.list()) sandboxes.set(sb.id, { sb, driver });
   let adopted = 0;
   let stopped = 0;
-  for (const inst of mine) {
-    const found = sandboxes.get(inst.uuid);
+  for (const stored of mine) {
+    const found = sandboxes.get(stored.uuid);
+    const wantsSandbox = isLive(stored.state);
+    const adoptable = found !== undefined && found.sb.state !== 'stopped' && wantsSandbox;
+    const inst = adoptable ? await recoverNetwork(ctx, stored) : stored;
+    // A start cut short before its network was recorded: nothing will use that netns (a next start attaches anew).
+    if (!adoptable && !stored.network) await d.network.detach(stored.uuid).catch((e: unknown) => d.logger.warn({ id: stored.uuid, err: String(e) }, 'unrecorded network removal failed'));
     if (inst.network) d.network.setName(inst.name, inst.network.ip);
-    const wantsSandbox = isLive(inst.state);
-    if (found && found.sb.state !== 'stopped' && wantsSandbox) {
+    if (found && adoptable) {
       adopted++;
       await adopt(ctx, inst, found.sb);
       continue;
@@ -61,6 +66,13 @@ export async function reconcile(ctx: RunContext): Promise<ReconcileResult> {
     }
   }
   return { claimed, adopted, stopped, orphans };
+}
+
+/** A crash between attach and the 'started' save leaves a live sandbox with no network in its record: the host has the truth. */
+async function recoverNetwork(ctx: RunContext, inst: Instance): Promise<Instance> {
+  const net = await ctx.d.network.recover(inst.uuid, inst.hostname, inst.owner).catch((e: unknown) => ctx.d.logger.warn({ id: inst.uuid, err: String(e) }, 'reading the network of an adopted sandbox failed'));
+  if (!net || (inst.network?.ip === net.ip && inst.network.mac === net.mac)) return inst;
+  return ctx.save({ ...inst, network: { interfaceUuid: inst.network?.interfaceUuid ?? newUuid(), ip: net.ip, mac: net.mac } });
 }
 
 /** The sandbox outlived the node: track it again, and finish what was under way when the node went down. */

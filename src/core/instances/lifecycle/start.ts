@@ -44,7 +44,7 @@ async function coldStart(ctx: RunContext, inst: Instance, t0: number, isRestart:
   try {
     driver = ctx.driverFor(inst); // inside the try: an unknown driver name is a failed start, not a stuck 'starting'
     const image = await d.images.resolve(inst.image);
-    const net = await d.network.attach(uuid, inst.hostname);
+    const net = await d.network.attach(uuid, inst.hostname, inst.owner);
     netInfo = { interfaceUuid: inst.network?.interfaceUuid ?? newUuid(), ip: net.ip, mac: net.mac };
     ({ pid } = await driver.start(sandboxSpecFor(inst, image, net, d.logs.pathFor(uuid))));
     d.network.setName(inst.name, net.ip);
