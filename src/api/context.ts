@@ -18,7 +18,7 @@ export interface ApiDeps {
 }
 
 export interface AppEnv {
-  Bindings: { incoming?: IncomingMessage & { hangarGetBody?: string } };
+  Bindings: { incoming?: IncomingMessage & { hangarGetBody?: Buffer } };
   Variables: { user: User; startedUs: number };
 }
 

@@ -29,6 +29,15 @@ for (const c of cases) {
   });
 }
 
+test('create refuses invalid UTF-8 in args instead of replacing it, naming the field', async () => {
+  const head = Buffer.from('{"image":"hello:latest","autostart":false,"args":["/hello","');
+  const bytes = Buffer.concat([head, Buffer.from([0xff, 0xfe, 0x41]), Buffer.from('"]}')]);
+  const res = await h.app.request('/v1/instances', { method: 'POST', headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' }, body: bytes });
+  const json = (await res.json()) as Envelope;
+  assert.equal(res.status, 400, JSON.stringify(json));
+  assert.ok((json.message ?? '').includes('args[1]') && (json.message ?? '').includes('UTF-8'), String(json.message));
+});
+
 test('update refuses a NUL byte in args or env', async () => {
   const made = await h.call('POST', '/v1/instances', { body: { image: 'hello:latest', autostart: false, name: 'upd-nul' } });
   assert.equal(made.status, 200, JSON.stringify(made.json));
