@@ -184,12 +184,17 @@ export abstract class OciDriver implements RuntimeDriver {
     return st !== undefined && st.status !== 'stopped';
   }
 
-  /** The exit when the shim died without writing one: unknown status, persisted so every reader agrees. */
+  /**
+   * The exit when the shim died without writing one: the app's status is
+   * unknown and the sandbox is lost (a platform stop, not an app exit);
+   * persisted so every reader agrees.
+   */
   private async lostExit(id: string): Promise<SandboxExit> {
     const exit: SandboxExit = {
       exitCode: null,
       signal: null,
       oomKilled: await this.cgroups.oomKilled(this.cgroupPath(id)),
+      lost: true,
       at: new Date(),
     };
     const json = JSON.stringify({ ...exit, at: exit.at.getTime() });
