@@ -77,20 +77,37 @@ export interface RefLike {
   name?: string | undefined;
 }
 
+/** Items of one bulk request worked on at once: sandbox work spawns processes, and 2 cores are shared. */
+export const BULK_CONCURRENCY = 8;
+
+/** Lets timers and sockets run: awaits of the synchronous store settle as microtasks, which never yield. */
+export const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 /**
- * Runs `fn` for each item; a failure becomes that item's in-band error entry
- * (not-found is `error: 8`) instead of failing the whole request.
+ * Runs `fn` for each item, at most `concurrency` at a time and yielding to the
+ * event loop between items, so a 1000-item bulk request does not starve every
+ * other request; a failure becomes that item's in-band error entry (not-found
+ * is `error: 8`) instead of failing the whole request. Entries keep the order
+ * of the items. Waits pass `Infinity`: they hold nothing while they wait.
  */
-export async function perItem<T extends RefLike>(items: T[], fn: (item: T) => Promise<Entry>): Promise<Entry[]> {
-  return Promise.all(
-    items.map(async (item) => {
+export async function perItem<T extends RefLike>(items: T[], fn: (item: T) => Promise<Entry>, o: { concurrency?: number } = {}): Promise<Entry[]> {
+  const out: Entry[] = new Array<Entry>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      const item = items[i]!;
       try {
-        return await fn(item);
+        out[i] = await fn(item);
       } catch (e) {
-        return errorEntry(toHangarError(e), { uuid: item.uuid, name: item.name });
+        out[i] = errorEntry(toHangarError(e), { uuid: item.uuid, name: item.name });
       }
-    }),
-  );
+      if (items.length > 1) await yieldToLoop();
+    }
+  };
+  const workers = Math.max(1, Math.min(o.concurrency ?? BULK_CONCURRENCY, items.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  return out;
 }
 
 /** A path `:uuid` must be a UUID; a name there gets UKC's "Invalid uuid" error. */
