@@ -78,7 +78,7 @@ export interface RefLike {
 }
 
 /** Items of one bulk request worked on at once: sandbox work spawns processes, and 2 cores are shared. */
-export const BULK_CONCURRENCY = 8;
+export const BULK_CONCURRENCY = 4;
 
 /** Lets timers and sockets run: awaits of the synchronous store settle as microtasks, which never yield. */
 export const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -44,6 +44,8 @@ function postLarge(url: string, token: string, mb: number, chunked: boolean): Pr
     req.on('error', (e) => {
       if (!answered) reject(e);
     });
+    // Writes already queued when the node closes the connection fail with EPIPE: expected, not a client crash.
+    req.on('socket', (sock) => sock.on('error', () => undefined));
     let sent = 0;
     const pump = (): void => {
       while (!answered && sent < mb) {
