@@ -23,8 +23,9 @@ else
   done
 fi
 
-./bin/hangar image import build/images/hello.oci.tar --ref hello:latest
+# The CLI reaches the node only through its API: import is a push to its registry with the admin token.
 export UKC_METRO="$url" UKC_TOKEN="$(cat "$HANGAR_HOME/token")"
+./bin/hangar image import build/images/hello.oci.tar --ref hello:latest
 if ! ./bin/hangar instance list -o json | grep -q '"name": "hello"'; then
   ./bin/hangar instance create --image hello:latest -n hello --restart on-failure
 fi

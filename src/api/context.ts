@@ -28,7 +28,7 @@ export interface QuotaView {
 }
 
 export interface AppEnv {
-  Bindings: { incoming?: IncomingMessage & { hangarGetBody?: string } };
+  Bindings: { incoming?: IncomingMessage & { hangarGetBody?: Buffer } };
   Variables: { user: User; startedUs: number };
 }
 

@@ -15,6 +15,7 @@ const HTTP: Record<ErrorKind, ContentfulStatusCode> = {
   failed_precondition: 409,
   timeout: 408,
   resource_exhausted: 429,
+  too_large: 413,
   unavailable: 503,
   internal: 500,
 };
@@ -27,6 +28,7 @@ const CODE: Record<ErrorKind, number> = {
   not_found: 8,
   failed_precondition: 9,
   resource_exhausted: 11,
+  too_large: 11,
   internal: 13,
   unavailable: 14,
   unauthenticated: 16,

@@ -103,10 +103,13 @@ export const isUp = (s: InstanceState): boolean => s === 'running' || s === 'dra
 
 /**
  * The stop_reason of an exit. `requested` is the reason of a stop a user or
- * the platform asked for, which wins over what the exit looks like.
+ * the platform asked for, which wins over what the exit looks like; a sandbox
+ * whose supervisor died (`lost`) is a platform stop.
  */
-export function stopReasonForExit(exit: { signal: string | null; oomKilled: boolean }, requested?: number): number {
+export function stopReasonForExit(exit: { signal: string | null; oomKilled: boolean; lost?: boolean }, requested?: number): number {
   if (requested !== undefined) return requested;
+  // A lost supervisor is the platform's failure: the app may have been healthy.
+  if (exit.lost === true && !exit.oomKilled) return STOP_REASONS.platformStop;
   return exit.oomKilled ? STOP_REASONS.outOfMemory : exit.signal ? STOP_REASONS.crash : STOP_REASONS.appExit;
 }
 

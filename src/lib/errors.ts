@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'unauthenticated'
   | 'permission_denied'
   | 'resource_exhausted' // quota or limit
+  | 'too_large' // a request body over the API's limit (HTTP 413)
   | 'timeout'
   | 'unavailable' // a dependency (runtime, registry) failed; retrying may help
   | 'internal';

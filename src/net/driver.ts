@@ -32,7 +32,7 @@ import { installFirewall, removeFirewall } from './firewall.js';
 import { Tenancy } from './tenancy.js';
 import { attachmentOf, pathExists, readSandbox, sweepLeases, sweepTmpFiles, vethCounters } from './host.js';
 import { KeyedMutex } from '../lib/mutex.js';
-import { netnsExists, netnsList, netnsPath } from './netns.js';
+import { netnsExists, netnsList } from './netns.js';
 import { createSandbox, teardownSandbox } from './sandbox.js';
 import { RecordDir, writeTextAtomic, type AttachmentRecord, type NetSandbox, type PoolRecord } from './state.js';
 

@@ -8,7 +8,7 @@ import { invalid } from '../../lib/errors.js';
 import type { ApiDeps, AppEnv, Ctx } from '../context.js';
 import { entriesEnvelope, errorEntry, type Entry } from '../envelope.js';
 import { toHangarError } from '../errors.js';
-import { pathUuid, parseBool, perItem, queryLists, readJson, requireJson, type RefLike } from '../request.js';
+import { pathUuid, parseBool, perItem, queryLists, readJson, requireJson, yieldToLoop, type RefLike } from '../request.js';
 import { oneOrMany, parseWith, refSchema, uuidSchema, type Ref } from '../schemas/common.js';
 import {
   createInstanceSchema,
@@ -107,6 +107,8 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
     }
     const entries: Entry[] = [];
     for (const input of inputs) {
+      // The store answers synchronously: without this, a 1000-item create holds the event loop to the end.
+      await yieldToLoop();
       try {
         const made = await svc.create(user(c), input);
         const ready = await svc.waitRunning(user(c), made, input.timeoutS);
@@ -166,12 +168,12 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
     if (body !== undefined) {
       const { items } = oneOrMany(waitItemSchema, body);
       const args = items.map((it) => waitArgs(it, it.state ?? nth(q.state, 0), it.timeout_s, it.timeout_ms));
-      return reply(c, await perItem(args.map((a) => ({ ...a.ref, a })), (r) => waitOne(user(c), r.a)));
+      return reply(c, await perItem(args.map((a) => ({ ...a.ref, a })), (r) => waitOne(user(c), r.a), { concurrency: Infinity }));
     }
     const refs = refsFrom({ ...(q.uuid ? { uuid: q.uuid } : {}), ...(q.name ? { name: q.name } : {}) }, undefined);
     if (refs.length === 0) throw invalid('uuid', 'name at least one instance (uuid or name)');
     const args = refs.map((r, i) => waitArgs(r, nth(q.state, i), intParam('timeout_s', nth(q.timeout_s, i)), intParam('timeout_ms', nth(q.timeout_ms, i))));
-    return reply(c, await perItem(args.map((a) => ({ ...a.ref, a })), (r) => waitOne(user(c), r.a)));
+    return reply(c, await perItem(args.map((a) => ({ ...a.ref, a })), (r) => waitOne(user(c), r.a), { concurrency: Infinity }));
   };
   app.get('/wait', waitBulk);
   app.put('/wait', waitBulk); // legacy form: PUT with a body

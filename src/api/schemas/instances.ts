@@ -6,6 +6,21 @@ import { exactlyOneRef, refFields } from './common.js';
 const int = z.number().int();
 const envName = z.string().min(1).max(256);
 
+/*
+ * Strings that reach execve: a NUL would cut them short (the kernel reads C
+ * strings), so the sandbox would fail at start. Refused here, naming the field.
+ */
+const noNul = (s: string): boolean => !s.includes('\0');
+const execString = z.string().max(4096).refine(noNul, 'must not contain NUL bytes');
+const envValue = z.string().max(32768).refine(noNul, 'must not contain NUL bytes');
+/** args[0] is the program: an empty one cannot be executed. */
+const argList = z
+  .array(execString)
+  .max(256)
+  .superRefine((a, ctx) => {
+    if (a[0] === '') ctx.addIssue({ code: 'custom', message: 'the program (first argument) must not be empty', path: [0] });
+  });
+
 export const imageSpecSchema = z.strictObject({
   url: z.string().min(1).max(512),
   credentials: z.strictObject({ username: z.string(), password: z.string() }).optional(),
@@ -16,8 +31,8 @@ export const imageSpecSchema = z.strictObject({
 export const createInstanceSchema = z.strictObject({
   name: z.string().min(1).max(63).optional(),
   image: z.union([z.string().min(1).max(512), imageSpecSchema]),
-  args: z.array(z.string().max(4096)).max(256).optional(),
-  env: z.record(envName, z.string().max(32768)).optional(),
+  args: argList.optional(),
+  env: z.record(envName, envValue).optional(),
   memory_mb: int.positive().optional(),
   vcpus: int.positive().optional(),
   autostart: z.boolean().optional(),

@@ -1,9 +1,7 @@
-import { join, resolve } from 'node:path';
-import { LocalImageStore } from '../../image/store.js';
+import { resolve } from 'node:path';
 import { pushImage } from '../../image/push.js';
 import { parseReference, repositoryName } from '../../oci/reference.js';
 import { HangarError } from '../../lib/errors.js';
-import { hangarHome } from '../../lib/settings.js';
 import { RegistryClient } from '../../distribution/client.js';
 import { registryBaseUrl } from '../../distribution/transport.js';
 import type { Entry } from '../client.js';
@@ -18,8 +16,8 @@ import { succeeded } from './instance-view.js';
  * which refuses images instances use), `pull` (the node pins it, pulling from
  * its central registry or the registry the reference names), `push` (an OCI
  * layout or oci-archive to the node's registry, or any registry, with the
- * registry client and a progress bar), `import` (straight into this machine's
- * node store, no node needed).
+ * registry client and a progress bar), `import` (a push to the node's own
+ * registry under a plain name).
  */
 
 type Out = { output: string };
@@ -188,29 +186,28 @@ export const push = verb<Out & { creds?: string; chunkSize?: string }>({
   },
 });
 
-const importVerb = verb<Out & { ref?: string; home?: string }>({
+/**
+ * Import = push to the target node's registry: the CLI reaches a node only
+ * through its API (UKC_METRO/UKC_TOKEN or the login), never through the files
+ * of a node that happens to live on this machine.
+ */
+const importVerb = verb<Out & { ref?: string }>({
   name: 'import',
-  summary: 'Import an OCI layout or oci-archive into this machine\'s node store',
-  description: 'Writes straight into $HANGAR_HOME/images (no node needed; a running node sees the image at once).',
+  summary: 'Import an OCI layout or oci-archive into the node (a push to its registry)',
+  description: 'Pushes to the node\'s own registry (/v2/ on its API address) with your API token, as `hangar image push` does; the name has no registry host.',
   args: [{ name: 'path', description: 'OCI layout directory or oci-archive tarball', required: true }],
-  options: [
-    { flags: '--ref <name:tag>', description: 'name to give it (default: the ref name inside the archive)' },
-    { flags: '--home <dir>', description: 'node state directory (env HANGAR_HOME)' },
-  ],
+  options: [{ flags: '--ref <name:tag>', description: 'name to give it on the node' }],
   output: true,
   examples: ['hangar image import build/images/hello.oci.tar --ref hello:latest'],
   async run(ctx, a, o) {
     const format = outputFormat(o.output);
-    const home = resolve(o.home ?? hangarHome(ctx.io.env));
-    const store = new LocalImageStore({ root: join(home, 'images') });
-    await store.init();
-    try {
-      const recs = await store.import(resolve(ctx.io.cwd, String(a['path'])), o.ref ? { ref: o.ref } : {});
-      const rows = recs.map((r) => ({ ref: r.ref, digest: r.digest, size_in_bytes: r.sizeBytes }));
-      ctx.io.out(render(format, rows, () => rows.map((r) => `imported ${r.ref} ${r.digest} (${bytes(r.size_in_bytes)})\n`).join('')));
-    } finally {
-      store.close();
+    if (o.ref === undefined) throw new HangarError('invalid_argument', '--ref: the name to give the image on the node is required', { field: '--ref' });
+    if (parseReference(o.ref, '--ref').domain !== undefined) {
+      throw new HangarError('invalid_argument', `--ref ${o.ref}: import goes to the node; use \`hangar image push\` for another registry`, { field: '--ref' });
     }
+    const row = await pushTo(ctx, String(a['path']), o.ref, {});
+    const rows = [{ ref: o.ref, digest: row['digest'], bytes_pushed: row['bytes_pushed'] }];
+    ctx.io.out(render(format, rows, () => `imported ${o.ref} ${cell(row['digest'])}\n`));
   },
 });
 

@@ -69,8 +69,9 @@ export function checkCreate(input: CreateInstanceInput, limits: InstanceLimits):
   if (features.includes('delete-on-stop') && restartPolicy !== 'never') {
     throw invalid('features', "'delete-on-stop' needs restart_policy 'never'");
   }
-  if (input.timeoutS !== undefined && input.timeoutS > 0 && input.autostart === false) {
-    throw invalid('timeout_s', 'needs autostart');
+  // -1 means "wait forever": without autostart the instance never runs, so the request would never answer.
+  if (input.timeoutS !== undefined && input.timeoutS !== 0 && input.autostart === false) {
+    throw invalid('timeout_s', 'needs autostart (a stopped instance never becomes running)');
   }
   if (input.env) {
     for (const k of Object.keys(input.env)) {

@@ -24,6 +24,16 @@ const stringMap = (v: unknown): Record<string, string> => {
   return v as Record<string, string>;
 };
 
+/** Args and env values reach execve as C strings: a NUL would cut them short and the start would fail. */
+const execSafe = <T extends Instance['args'] | Instance['env']>(v: T): T => {
+  const vals = Array.isArray(v) ? v : Object.values(v ?? {});
+  vals.forEach((x, i) => {
+    if (x.includes('\0')) throw invalid(Array.isArray(v) ? `value[${i}]` : 'value', 'must not contain NUL bytes');
+  });
+  if (Array.isArray(v) && v[0] === '') throw invalid('value[0]', 'the program (first argument) must not be empty');
+  return v;
+};
+
 const int = (v: unknown, min: number, max: number): number => {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalid('value', `must be an integer between ${min} and ${max}`);
   return v;
@@ -43,8 +53,8 @@ export function applyUpdate(inst: Instance, u: UpdateOp, limits: InstanceLimits)
       return next;
     case 'args':
       if (op === 'del') delete next.args;
-      else if (op === 'set') next.args = strings(u.value);
-      else next.args = [...(inst.args ?? []), ...strings(u.value)];
+      else if (op === 'set') next.args = execSafe(strings(u.value));
+      else next.args = execSafe([...(inst.args ?? []), ...strings(u.value)]);
       return next;
     case 'env': {
       if (op === 'del') {
@@ -52,7 +62,7 @@ export function applyUpdate(inst: Instance, u: UpdateOp, limits: InstanceLimits)
         next.env = Object.fromEntries(Object.entries(inst.env ?? {}).filter(([k]) => !drop.includes(k)));
       } else {
         const m = stringMap(u.value);
-        next.env = op === 'set' ? m : { ...(inst.env ?? {}), ...m };
+        next.env = execSafe(op === 'set' ? m : { ...(inst.env ?? {}), ...m });
       }
       return next;
     }

@@ -106,6 +106,11 @@ export interface SandboxExit {
   signal: string | null;
   /** The kernel OOM killer fired inside the sandbox's memory limit. */
   oomKilled: boolean;
+  /**
+   * The sandbox's supervisor (e.g. hangar-shim) died without recording how
+   * the app ended: the platform lost the sandbox, the app did not exit.
+   */
+  lost?: boolean;
   at: Date;
 }
 

@@ -185,12 +185,13 @@ export abstract class OciDriver implements RuntimeDriver {
     return st !== undefined && st.status !== 'stopped';
   }
 
-  /** The exit when the shim died without writing one: unknown status, persisted so every reader agrees. */
+  /** The exit when the shim died without writing one: the sandbox is lost (a platform stop); persisted so every reader agrees. */
   private async lostExit(id: string): Promise<SandboxExit> {
     const exit: SandboxExit = {
       exitCode: null,
       signal: null,
       oomKilled: await this.cgroups.oomKilled(this.cgroupPath(id)),
+      lost: true,
       at: new Date(),
     };
     const json = JSON.stringify({ ...exit, at: exit.at.getTime() });
@@ -305,6 +306,12 @@ export abstract class OciDriver implements RuntimeDriver {
 
   async remove(id: string): Promise<void> {
     checkId(id);
+    if ((await this.known(id)) || this.shims.has(id)) await this.removeSandbox(id); // else never started: no runc spawns (each blocks the node's thread)
+    const left = await this.cgroups.remove(this.cgroupPath(id));
+    if (left.length > 0) throw new HangarError('unavailable', `sandbox ${id}: cannot remove cgroup ${left.join(', ')}`);
+  }
+
+  private async removeSandbox(id: string): Promise<void> {
     const st = await this.cli.state(id).catch(() => undefined);
     if (st && st.status !== 'stopped') {
       await this.cli.kill(id, 'SIGKILL').catch(() => undefined);
@@ -318,12 +325,9 @@ export abstract class OciDriver implements RuntimeDriver {
       if (this.waiters.has(id)) this.removedExits.set(id, exit);
     }
     await this.cli.delete(id);
-    const left = await this.cgroups.remove(this.cgroupPath(id));
-    if (left.length > 0) this.log.warn({ id, left }, 'cgroup directories left behind');
     await rm(this.dir(id), { recursive: true, force: true });
     this.shims.delete(id);
     this.appPids.delete(id);
-    if (left.length > 0) throw new HangarError('unavailable', `sandbox ${id}: cannot remove cgroup ${left.join(', ')}`);
   }
 
   private info(id: string, st: OciState | undefined, exit: SandboxExit | undefined): SandboxInfo {

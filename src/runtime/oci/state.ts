@@ -39,11 +39,12 @@ export async function readPid(file: string): Promise<number | undefined> {
 
 export function parseExit(text: string): SandboxExit | undefined {
   try {
-    const j = JSON.parse(text) as { exitCode?: unknown; signal?: unknown; oomKilled?: unknown; at?: unknown };
+    const j = JSON.parse(text) as { exitCode?: unknown; signal?: unknown; oomKilled?: unknown; lost?: unknown; at?: unknown };
     return {
       exitCode: typeof j.exitCode === 'number' ? j.exitCode : null,
       signal: typeof j.signal === 'string' ? j.signal : null,
       oomKilled: j.oomKilled === true,
+      ...(j.lost === true ? { lost: true } : {}),
       at: new Date(typeof j.at === 'number' ? j.at : Date.now()),
     };
   } catch {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -130,14 +130,24 @@ test('image push to another registry by full reference, then the node pulls it f
   await n.api('DELETE', '/v1/instances', [{ name: 'from-other' }]);
 });
 
-test('image import writes into a node store directly', async () => {
+test('image import goes to the UKC_METRO node through its registry, never into a local node home', async () => {
+  // A node home on this machine (as ~/.hangar would be) that import must not touch.
   const home = mkdtempSync(join(tmpdir(), 'hangar-cli-import-'));
   try {
-    const r = await runCli(['image', 'import', HELLO_ARCHIVE, '--ref', 'hello:imported', '--home', home, '-o', 'json'], { HOME: tempHome() });
+    const r = await runCli(['image', 'import', HELLO_ARCHIVE, '--ref', 'hello:imported', '-o', 'json'], { ...env, HANGAR_HOME: home });
     assert.equal(r.code, 0, r.err);
     const [row] = json(r.out);
     assert.equal(row!['ref'], 'hello:imported');
     assert.match(String(row!['digest']), /^sha256:/);
+    assert.deepEqual(readdirSync(home), [], 'nothing written into the local home');
+    // The target node has it: an instance can be made from it.
+    const c = await n.api('POST', '/v1/instances', { name: 'from-import', image: 'hello:imported', autostart: false });
+    assert.equal(c.status, 200, JSON.stringify(c.json));
+    await n.api('DELETE', '/v1/instances', [{ name: 'from-import' }]);
+    // Without a token for the node it is refused, not written anywhere.
+    const anon = await runCli(['image', 'import', HELLO_ARCHIVE, '--ref', 'hello:anon'], { HOME: tempHome(), UKC_METRO: n.url, HANGAR_HOME: home });
+    assert.notEqual(anon.code, 0);
+    assert.deepEqual(readdirSync(home), []);
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

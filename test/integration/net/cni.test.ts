@@ -17,7 +17,6 @@ import os from 'node:os';
 import path from 'node:path';
 import dnsPacket from 'dns-packet';
 import { CniNetwork } from '../../../src/net/driver.js';
-import { exec } from '../../../src/lib/exec.js';
 import { isHangarError } from '../../../src/lib/errors.js';
 import type { NetworkAttachment } from '../../../src/core/ports/network.js';
 import { freshNames, linkExists, netnsWithPrefix, sh, teardownNet, type Names } from '../../helpers/net.js';

@@ -36,7 +36,9 @@ function tmpFiles(dir: string): string[] {
 
 test('kill -9 during 20 concurrent creates, at several points in time: after a restart every record is truthful and nothing leaked', async () => {
   let node = await start();
-  await exec(process.execPath, [`${REPO}/bin/hangar`, 'image', 'import', HELLO_ARCHIVE, '--ref', 'hello:latest', '--home', config.home]);
+  await exec(process.execPath, [`${REPO}/bin/hangar`, 'image', 'import', HELLO_ARCHIVE, '--ref', 'hello:latest'], {
+    env: { ...process.env, UKC_METRO: node.url, UKC_TOKEN: node.token },
+  });
   // Early (most creates mid-network), middle, late (most running, some not yet recorded so).
   for (const [round, delayMs] of [400, 1300, 2600].entries()) {
     const api = apiClient(node.url, node.token);

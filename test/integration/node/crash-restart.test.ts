@@ -8,7 +8,9 @@ const { config, start, kill: killNode } = useChildNode();
 
 test('kill -9 of the node: records intact, running sandboxes adopted, exits while down recorded, orphans removed', async () => {
   let node = await start();
-  await exec(process.execPath, [`${REPO}/bin/hangar`, 'image', 'import', HELLO_ARCHIVE, '--ref', 'hello:latest', '--home', config.home]);
+  await exec(process.execPath, [`${REPO}/bin/hangar`, 'image', 'import', HELLO_ARCHIVE, '--ref', 'hello:latest'], {
+    env: { ...process.env, UKC_METRO: node.url, UKC_TOKEN: node.token },
+  });
   const api = apiClient(node.url, node.token);
 
   const keep = await api('POST', '/v1/instances', { name: 'keeper', image: 'hello:latest', timeout_s: 10, tags: ['k'] });

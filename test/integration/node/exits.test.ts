@@ -82,3 +82,18 @@ test('a start that fails (no such binary) leaves no instance, sandbox or netns',
   const sandboxes = await shared.n.node.runtime.list();
   assert.ok(!sandboxes.some((s) => s.state !== 'stopped' && !before.includes(s.id)));
 });
+
+test('a killed shim (the app healthy) is a platform stop (stop_reason 7), not an app exit', async () => {
+  const r = await shared.n.api('POST', '/v1/instances', { name: 'orphaned', image: 'hello:latest', timeout_s: 10 });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  const uuid = String(r.items[0]!['uuid']);
+  const { readFileSync } = await import('node:fs');
+  const shimPid = Number(readFileSync(`${shared.n.config.home}/run/sandboxes/${uuid}/shim.pid`, 'utf8').trim());
+  assert.ok(shimPid > 0);
+  process.kill(shimPid, 'SIGKILL');
+  const inst = await eventually(async () => {
+    const i = await getOne('orphaned');
+    return i['state'] === 'stopped' && i['stop_reason'] !== undefined ? i : undefined;
+  });
+  assert.equal(inst['stop_reason'], 7, JSON.stringify(inst));
+});
