@@ -14,8 +14,8 @@
  * Needs root; run under the shared lock. Wall time is bounded: each bulk
  * request may take at most 10 minutes.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { postLarge, rssMb, sampleRssPeak } from '../test/helpers/large-body.js';
 import { spawnNodeProcess, teardown, testConfig } from '../test/helpers/node.js';
 import { now, sleep, startBenchNode } from './harness.js';
 import { ms, percentile, table } from './stats.js';
@@ -50,47 +50,7 @@ async function pollWhile(url: string, token: string, work: () => Promise<{ ok: n
   return { healthz, list, bulkMs, ok: r.ok };
 }
 
-/** RSS in MB; NaN once the process is gone (reported, not thrown, so a crash shows in the table). */
-function rssMb(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return NaN;
-  }
-}
 
-function postLarge(url: string, token: string, mb: number, chunked: boolean): Promise<number> {
-  const chunk = Buffer.alloc(1024 * 1024, 0x20);
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    if (chunked) headers['transfer-encoding'] = 'chunked';
-    else headers['content-length'] = mb * chunk.length;
-    let answered = false;
-    const req = request(`${url}/v1/instances`, { method: 'POST', headers }, (res) => {
-      answered = true;
-      res.resume();
-      resolve(res.statusCode ?? 0);
-      req.destroy();
-    });
-    req.on('error', (e) => {
-      if (!answered) reject(e);
-    });
-    // Writes already queued when the node closes the connection fail with EPIPE: expected, not a client crash.
-    req.on('socket', (sock) => sock.on('error', () => undefined));
-    let sent = 0;
-    const pump = (): void => {
-      while (!answered && sent < mb) {
-        sent++;
-        if (!req.write(chunk)) {
-          req.once('drain', pump);
-          return;
-        }
-      }
-      if (!answered) req.end();
-    };
-    pump();
-  });
-}
 
 async function bodiesRss(): Promise<{ idle: number; peak: number; held: number; statuses: number[]; exitCode: number | null }> {
   const config = testConfig({ kind: 'bench' });
@@ -102,20 +62,10 @@ async function bodiesRss(): Promise<{ idle: number; peak: number; held: number; 
     const pid = child.pid!;
     await sleep(1000);
     const idle = rssMb(pid);
-    let peak = idle;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const v = rssMb(pid);
-        if (Number.isNaN(v)) break;
-        peak = Math.max(peak, v);
-        await sleep(10);
-      }
-    })();
+    const sampler = sampleRssPeak(pid);
     const statuses = await Promise.all([false, true, false, true, false].map((c) => postLarge(started.url, started.token, 200, c)));
     await sleep(1000);
-    sampling = false;
-    await sampler;
+    const peak = await sampler.stop();
     return { idle, peak, held: rssMb(pid), statuses, exitCode: child.exitCode };
   } finally {
     await teardown(config, async () => {

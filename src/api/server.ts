@@ -16,14 +16,15 @@ const hasBody = (req: IncomingMessage): boolean => (req.headers['content-length'
 const REFUSE_GRACE_MS = 2000;
 
 /**
- * 413 without keeping what follows: the connection closes after the answer;
- * whatever the client still sends is discarded (never buffered), and a client
- * that keeps sending is cut off after a grace that lets it read the answer.
+ * 413 without keeping what follows: whatever the client still sends is
+ * discarded (never buffered), and the connection is cut after a grace. Not
+ * `Connection: close`: node would then close at once, and a client still
+ * writing gets a reset that may swallow the 413 before it reads it.
  */
 function refuseTooLarge(req: IncomingMessage, res: ServerResponse): void {
   const err = new HangarError('too_large', `body: larger than the ${MAX_BODY_BYTES / 1024 / 1024} MiB allowed`, { field: 'body' });
   const { body, status } = errorEnvelope(err, nowUs());
-  res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+  res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body), () => setTimeout(() => req.socket.destroy(), REFUSE_GRACE_MS).unref());
 }
 
