@@ -15,16 +15,7 @@
  */
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type {
-  ReadinessProbe,
-  RuntimeDriver,
-  SandboxExit,
-  SandboxInfo,
-  SandboxMountType,
-  SandboxRoot,
-  SandboxSpec,
-  SandboxStats,
-} from '../../core/ports/runtime.js';
+import type { ReadinessProbe, RuntimeDriver, SandboxExit, SandboxInfo, SandboxMountType, SandboxRoot, SandboxSpec, SandboxStats } from '../../core/ports/runtime.js';
 import { HangarError, notFound } from '../../lib/errors.js';
 import { checkId, checkSpec, SANDBOX_ID_RE as ID_RE } from '../support.js';
 import { silentLogger, type Logger } from '../../lib/log.js';
