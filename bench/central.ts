@@ -168,7 +168,8 @@ async function throughput(bn: BenchNode, central: DockerRegistry, sizeMiB: numbe
 
 export async function benchCentral(a: Args, log: (s: string) => void): Promise<CentralResult> {
   const central = await startDockerRegistry();
-  const bn = await startBenchNode({ prewarm: 4 });
+  // Central is configured: since issue 8 a node pulls from no other loopback registry.
+  const bn = await startBenchNode({ prewarm: 4, central: { url: `http://${central.host}` } });
   const failures: string[] = [];
   const cold: Sample[] = [];
   const warm: Sample[] = [];

@@ -151,10 +151,13 @@ export interface BenchNodeOptions {
   prewarm: number;
   /** Subnet prefix length (default 24; the memory bench needs room for 200+ instances). */
   subnetLen?: number;
+  /** The node's central registry (a node pulls only from central and its allow-list). */
+  central?: NodeConfig['central'];
 }
 
 export async function benchConfig(o: BenchNodeOptions): Promise<NodeConfig> {
-  return testConfig({ kind: 'bench', subnet: await freeBlock(251, o.subnetLen ?? 24), prewarm: o.prewarm });
+  const config = testConfig({ kind: 'bench', subnet: await freeBlock(251, o.subnetLen ?? 24), prewarm: o.prewarm });
+  return o.central ? { ...config, central: o.central } : config;
 }
 
 export async function startBenchNode(o: BenchNodeOptions): Promise<BenchNode> {
