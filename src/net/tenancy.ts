@@ -52,14 +52,18 @@ export async function listUserChains(cfg: NetConfig): Promise<string[]> {
   return res.stdout.split('\n').filter((l) => l.startsWith(prefix)).map((l) => l.slice(3).trim());
 }
 
-/** Rewrites the tenancy chains for `owners`, then deletes per-user chains no instance needs any more. */
-export async function applyTenancy(cfg: NetConfig, owners: ReadonlyMap<string, string>): Promise<void> {
+/**
+ * Rewrites the tenancy chains for `owners`, then deletes the per-user chains in `present` that no instance needs
+ * any more. Returns the chains now present.
+ */
+export async function applyTenancy(cfg: NetConfig, owners: ReadonlyMap<string, string>, present: ReadonlySet<string>): Promise<Set<string>> {
   const wanted = new Set([...owners.values()].map((o) => userChain(cfg, o)));
-  const stale = (await listUserChains(cfg)).filter((c) => !wanted.has(c));
+  const stale = [...present].filter((c) => !wanted.has(c));
   const res = await exec(bin('iptables-restore'), ['-w', '5', '--noflush'], { input: tenancyRules(cfg, owners, stale), timeoutMs: TIMEOUT_MS, allowFailure: true });
   if (res.code !== 0) throw new HangarError('unavailable', `installing per-user network rules on ${cfg.bridge} failed: ${res.stderr.trim() || `exit ${res.code}`}`);
   // Flushed above and no longer referenced by the tenancy chain: safe to delete.
   for (const c of stale) await exec(bin('iptables'), ['-w', '5', '-t', 'filter', '-X', c], { timeoutMs: TIMEOUT_MS, allowFailure: true });
+  return wanted;
 }
 
 /** Removes the tenancy chain and every per-user chain of this bridge (the forward chain's jump must be gone first). */
@@ -73,6 +77,8 @@ export async function removeTenancy(cfg: NetConfig): Promise<void> {
 export class Tenancy {
   private readonly users = new Map<string, string>();
   private running: Promise<void> = Promise.resolve();
+  /** Per-user chains on the host: listed once, then known from what each sync wrote (a listing per create cost a process). */
+  private present: Set<string> | undefined;
 
   constructor(private readonly cfg: NetConfig) {}
 
@@ -99,7 +105,15 @@ export class Tenancy {
 
   /** One `iptables-restore` at a time, each writing the map as it is when it runs. */
   sync(): Promise<void> {
-    const run = this.running.catch(() => undefined).then(() => applyTenancy(this.cfg, this.users));
+    const run = this.running.catch(() => undefined).then(async () => {
+      try {
+        this.present ??= new Set(await listUserChains(this.cfg));
+        this.present = await applyTenancy(this.cfg, this.users, this.present);
+      } catch (e) {
+        this.present = undefined; // unsure what is on the host now: list again next time
+        throw e;
+      }
+    });
     this.running = run;
     return run;
   }
