@@ -82,15 +82,21 @@ export class DnsRegistry {
 
 const TCP_IDLE_MS = 10_000;
 const TCP_MAX_CONNECTIONS = 256;
+const GATE_MAX_MS = 2_000;
 
 export class DnsServer {
   private udp: dgram.Socket | undefined;
   private tcp: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
 
+  /**
+   * `gate(from)`: a promise to wait for before answering `from` (its per-user rules are still being written), or
+   * undefined to answer at once (the usual case: the answer stays synchronous).
+   */
   constructor(
     private readonly registry: DnsRegistry,
     private readonly logger: Logger = silentLogger,
+    private readonly gate: (from: string) => Promise<void> | undefined = () => undefined,
   ) {}
 
   get listening(): boolean {
@@ -112,8 +118,13 @@ export class DnsServer {
     if (this.udp) return;
     const udp = dgram.createSocket({ type: 'udp4' });
     udp.on('message', (msg, rinfo) => {
-      const res = this.safeAnswer(msg, rinfo.address);
-      if (res) udp.send(res, rinfo.port, rinfo.address);
+      const send = (): void => {
+        const res = this.safeAnswer(msg, rinfo.address);
+        if (res && this.udp === udp) udp.send(res, rinfo.port, rinfo.address);
+      };
+      const wait = this.waitFor(rinfo.address);
+      if (wait) void wait.then(send);
+      else send();
     });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -160,6 +171,14 @@ export class DnsServer {
     ]);
   }
 
+  /** The gate for `from`, bounded: a write that hangs must not hold an answer past the client's own timeout. */
+  private waitFor(from: string): Promise<void> | undefined {
+    const g = this.gate(from.replace(/^::ffff:/, ''));
+    if (!g) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([g.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, GATE_MAX_MS)))]).finally(() => clearTimeout(timer));
+  }
+
   private safeAnswer(msg: Buffer, from: string): Buffer | undefined {
     try {
       return this.registry.answer(msg, from.replace(/^::ffff:/, ''));
@@ -176,6 +195,12 @@ export class DnsServer {
     sock.on('close', () => this.sockets.delete(sock));
     sock.on('error', () => sock.destroy());
     let buf = Buffer.alloc(0);
+    const wait = this.waitFor(sock.remoteAddress ?? '');
+    if (wait) {
+      // Rare (a query within milliseconds of the start): hold the socket's data until the gate opens.
+      sock.pause();
+      void wait.then(() => sock.resume());
+    }
     sock.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       while (buf.length >= 2) {

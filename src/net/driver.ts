@@ -67,9 +67,10 @@ export class CniNetwork implements NetworkDriver {
 
   constructor(opts: CniNetworkOptions) {
     this.config = resolveConfig(opts);
-    this.tenancy = new Tenancy(this.config);
     this.log = (opts.logger ?? silentLogger).child({ component: 'net', bridge: this.config.bridge });
-    this.dnsServer = new DnsServer(this.registry, this.log);
+    this.tenancy = new Tenancy(this.config, (e) => this.log.warn({ err: e }, 'writing per-user network rules failed; they stay closed until a retry lands'));
+    // A name is answered to an instance only once its own rules landed: what it resolves, it can reach.
+    this.dnsServer = new DnsServer(this.registry, this.log, (from) => this.tenancy.settled(from));
     this.records = new RecordDir(this.config.attachmentsDir);
     this.poolRecords = new RecordDir(this.config.poolDir);
   }
@@ -104,6 +105,8 @@ export class CniNetwork implements NetworkDriver {
     await this.filling?.catch(() => undefined);
     await this.dnsServer.stop();
     await this.releasePool();
+    await this.tenancy.idle();
+    this.tenancy.close();
   }
 
   /** Pool entries hold a netns, a veth and an IP for instances that may never come: a clean stop gives them back. */
@@ -178,7 +181,7 @@ export class CniNetwork implements NetworkDriver {
           await this.writeHosts(id, existing.sandbox.ip, hostname);
           await this.records.write(id, { ...existing, hostname, owner: user });
         }
-        await this.tenancy.claim(existing.sandbox.ip, user);
+        this.claim(id, existing.sandbox.ip, user);
         return this.attachment(id, existing.sandbox);
       }
       if (existing) await this.release(id, existing.netnsName);
@@ -190,7 +193,7 @@ export class CniNetwork implements NetworkDriver {
           await this.writeHosts(id, pooled.ip, hostname);
           await this.records.write(id, { version: 1, id, status: 'ready', netnsName: pooled.netnsName, hostname, owner: user, sandbox: pooled });
           await this.poolRecords.remove(pooled.netnsName);
-          await this.tenancy.claim(pooled.ip, user);
+          this.claim(id, pooled.ip, user);
         } catch (e) {
           await this.release(id, pooled.netnsName).catch(() => undefined);
           throw new HangarError('internal', `attaching ${id} from the pool failed: ${(e as Error).message}`, { cause: e });
@@ -208,7 +211,7 @@ export class CniNetwork implements NetworkDriver {
         const sandbox = await createSandbox(this.config, this.log, name);
         await this.writeHosts(id, sandbox.ip, hostname);
         await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, owner: user, sandbox });
-        await this.tenancy.claim(sandbox.ip, user);
+        this.claim(id, sandbox.ip, user);
         return this.attachment(id, sandbox);
       } catch (e) {
         await this.release(id, name).catch((err: unknown) => this.log.warn({ err, id }, 'cleanup after a failed attach failed'));
@@ -268,9 +271,15 @@ export class CniNetwork implements NetworkDriver {
       await this.writeHosts(id, sandbox.ip, hostname);
       await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, owner: user, sandbox });
       await this.poolRecords.remove(name);
-      await this.tenancy.claim(sandbox.ip, user);
+      // After a crash nothing is waiting on the create path: write the rules before the instance counts as recovered.
+      await this.tenancy.claim(sandbox.ip, user).landed;
       return this.attachment(id, sandbox);
     });
+  }
+
+  /** Resolves when the per-user rules of the latest attach of `ip` are on the host (tests, and callers that must reach peers at once). */
+  async networkSettled(ip: string): Promise<void> {
+    await this.tenancy.settled(ip);
   }
 
   setName(name: string, ip: string): void {
@@ -285,6 +294,11 @@ export class CniNetwork implements NetworkDriver {
 
   private requireInit(): void {
     if (!this.initialized) throw new HangarError('failed_precondition', 'network driver is not initialized (call init())');
+  }
+
+  /** Claims `ip` for `user` without waiting for iptables (see Tenancy): the rules fail closed until they land. */
+  private claim(id: string, ip: string, user: string): void {
+    this.tenancy.claim(ip, user).landed.catch((e: unknown) => this.log.warn({ err: e, id }, 'writing per-user network rules failed; the instance reaches no peer until a retry lands'));
   }
 
   private hostsFile(id: string): string {
@@ -317,10 +331,11 @@ export class CniNetwork implements NetworkDriver {
   /** Tears down the netns of an attachment and forgets it. */
   private async release(id: string, name: string): Promise<void> {
     const ip = (await this.records.read(id))?.sandbox?.ip;
+    // Before the teardown frees the address: the next netns to get it must not find it in this owner's chain.
+    if (ip !== undefined) await this.tenancy.release(ip).catch((e: unknown) => this.log.warn({ err: e, id }, 'updating per-user network rules failed'));
     await teardownSandbox(this.config, this.log, name);
     await Promise.all([this.records.remove(id), rm(this.hostsFile(id), { force: true })]);
     if (this.owners.get(name) === id) this.owners.delete(name);
-    if (ip !== undefined) await this.tenancy.release(ip).catch((e: unknown) => this.log.warn({ err: e, id }, 'updating per-user network rules failed'));
   }
 
   /** At init: keep valid pool entries from a previous run, tear down broken or stray ones. */

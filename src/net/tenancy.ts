@@ -11,7 +11,8 @@
  * so a packet between instances passes only when source and destination have
  * the same owner, and a source the driver did not attach (a pool entry, a
  * spoofed address) passes nowhere. The whole set is rewritten atomically by one
- * `iptables-restore --noflush` per change (declared chains are flushed and refilled).
+ * `iptables-restore --noflush` per write (declared chains are flushed and refilled);
+ * concurrent changes share one write, and a claim does not wait for it (`Tenancy`).
  */
 import { createHash } from 'node:crypto';
 import { HangarError } from '../lib/errors.js';
@@ -73,29 +74,77 @@ export async function removeTenancy(cfg: NetConfig): Promise<void> {
   for (const c of chains) await exec(bin('iptables'), ['-w', '5', '-t', 'filter', '-X', c], { timeoutMs: TIMEOUT_MS, allowFailure: true });
 }
 
-/** The instance address → owning user map, and the chains and DNS view that follow from it. */
+/** Applies the rules for an owner map; `present`: per-user chains on the host, undefined when unknown. */
+export type TenancyApply = (owners: ReadonlyMap<string, string>, present: ReadonlySet<string> | undefined) => Promise<Set<string>>;
+
+const hostApply =
+  (cfg: NetConfig): TenancyApply =>
+  async (owners, present) =>
+    applyTenancy(cfg, owners, present ?? new Set(await listUserChains(cfg)));
+
+/** Retries of a failed background write before giving up until the next change (the rules stay closed meanwhile). */
+const RETRIES = 5;
+const RETRY_MS = 500;
+
+/**
+ * The instance address → owning user map, and the chains and DNS view that follow from it.
+ *
+ * A claim does not wait for iptables (one `iptables-restore` cost the create path 15-25 ms): the map changes at
+ * once and the host's rules follow in the background, coalesced (claims that arrive while one write runs share the
+ * next). That weakens nothing, because the rules fail closed: until its claim lands, an address is in no user's chain,
+ * so its packets to other instances and theirs to it are dropped. What the wait protected was only reachability among
+ * one user's instances in the first milliseconds; `settled(ip)` gives it to those who need it (the internal DNS
+ * answers a source only after its claim landed, so a name resolved is a name reachable). A release waits: its address
+ * may be handed out again only after the old owner's rules for it are gone.
+ */
 export class Tenancy {
   private readonly users = new Map<string, string>();
-  private running: Promise<void> = Promise.resolve();
-  /** Per-user chains on the host: listed once, then known from what each sync wrote (a listing per create cost a process). */
+  /** The write in progress, and the one queued behind it that every change arriving meanwhile joins. */
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+  /** Claimed addresses whose rules have not landed yet → a promise of their landing. */
+  private readonly pending = new Map<string, Promise<void>>();
+  /** Per-user chains on the host: listed once, then known from what each write did (a listing per create cost a process). */
   private present: Set<string> | undefined;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly cfg: NetConfig) {}
+  constructor(
+    private readonly cfg: NetConfig,
+    private readonly onError: (e: unknown) => void = () => undefined,
+    private readonly apply: TenancyApply = hostApply(cfg),
+  ) {}
 
   /** Records an owner without touching the host (while loading; `sync` follows). */
   note(ip: string, user: string): void {
     this.users.set(ip, user);
   }
 
-  /** Makes `ip` reachable by (and only by) `user`'s instances: call before the instance starts. */
-  async claim(ip: string, user: string): Promise<void> {
-    if (this.users.get(ip) === user) return;
+  /**
+   * Makes `ip` reachable by (and only by) `user`'s instances. Returns once the map says so; the returned `landed`
+   * settles when the host's rules do (rejecting if they could not be written; retries follow in the background).
+   */
+  claim(ip: string, user: string): { landed: Promise<void> } {
+    if (this.users.get(ip) === user) return { landed: this.pending.get(ip) ?? Promise.resolve() };
     this.users.set(ip, user);
-    await this.sync();
+    const landed = this.sync();
+    const quiet = landed.catch(() => undefined);
+    this.pending.set(ip, quiet);
+    void quiet.then(() => {
+      if (this.pending.get(ip) === quiet) this.pending.delete(ip);
+    });
+    return { landed };
   }
 
+  /** Takes `ip` out of every user's network; resolves when the host's rules no longer name it. */
   async release(ip: string): Promise<void> {
+    this.pending.delete(ip);
     if (this.users.delete(ip)) await this.sync();
+  }
+
+  /** Resolves when the rules of the latest claim of `ip` have been written (or failed to be: they stay closed). */
+  settled(ip: string): Promise<void> | undefined {
+    return this.pending.get(ip);
   }
 
   /** Whether a DNS query from `from` may learn a name of `ip`: same owner, or the host itself (gateway). */
@@ -103,18 +152,47 @@ export class Tenancy {
     return from === this.cfg.gateway || (this.users.has(from) && this.users.get(from) === this.users.get(ip));
   }
 
-  /** One `iptables-restore` at a time, each writing the map as it is when it runs. */
+  /** Writes the map as it is when the write starts; changes that arrive while one runs share the next write. */
   sync(): Promise<void> {
-    const run = this.running.catch(() => undefined).then(async () => {
-      try {
-        this.present ??= new Set(await listUserChains(this.cfg));
-        this.present = await applyTenancy(this.cfg, this.users, this.present);
-      } catch (e) {
-        this.present = undefined; // unsure what is on the host now: list again next time
-        throw e;
-      }
-    });
-    this.running = run;
-    return run;
+    if (this.queued) return this.queued;
+    const prev = this.running ?? Promise.resolve();
+    const next = prev
+      .catch(() => undefined)
+      .then(async () => {
+        if (this.queued === next) this.queued = undefined;
+        this.running = next;
+        try {
+          this.present = await this.apply(this.users, this.present);
+          this.failures = 0;
+        } catch (e) {
+          this.present = undefined; // unsure what is on the host now: list again next time
+          this.retryLater();
+          throw e;
+        } finally {
+          if (this.running === next) this.running = undefined;
+        }
+      });
+    this.queued = next;
+    return next;
+  }
+
+  /** Waits for every write queued so far (a clean stop, tests). */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 3 && (this.running || this.queued); i++) await Promise.allSettled([this.running, this.queued]);
+  }
+
+  /** Drops a scheduled retry (a clean stop); the next change writes the whole map again. */
+  close(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private retryLater(): void {
+    if (this.retryTimer || ++this.failures > RETRIES) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.sync().catch((e: unknown) => this.onError(e));
+    }, RETRY_MS * this.failures);
+    this.retryTimer.unref();
   }
 }

@@ -53,6 +53,20 @@ test('two users: instances cannot connect to or resolve each other; one user\'s 
   assert.equal(await get(b1, a1.ip), false, 'bob cannot reach alice');
   assert.equal(await resolve(a1, 'bob-one'), undefined, 'alice cannot resolve bob');
   assert.equal(await resolve(b1, 'alice-one'), undefined, 'bob cannot resolve alice');
+  // The first packets right after a create (the per-user rules are written off the create path): a new instance of
+  // bob's reaches none of alice's, and a new one of alice's resolves and reaches hers at once.
+  const b2 = await create('bob-two', bobToken);
+  try {
+    assert.equal(await get(b2, a1.ip), false, 'a new instance of bob cannot reach alice, from its first packet');
+    assert.equal(await resolve(b2, 'alice-one'), undefined, 'a new instance of bob cannot resolve alice');
+  } finally {
+    await api('DELETE', '/v1/instances', [{ uuid: b2.uuid }], bobToken);
+  }
+  const a3 = await create('alice-three');
+  assert.equal(await resolve(a3, 'alice-one'), a1.ip, 'a new instance of alice resolves hers at once');
+  assert.equal(await get(a3, a1.ip), true, 'a new instance of alice reaches hers at once');
+  assert.equal(await get(a1, a3.ip), true, 'and is reached by them');
+  assert.equal(await get(b1, a3.ip), false, 'but not by bob');
   // After bob's instance is gone its address reaches nothing; alice's network is unchanged.
   const del = await api('DELETE', '/v1/instances', [{ uuid: b1.uuid }], bobToken);
   assert.equal(del.status, 200, JSON.stringify(del.json));
