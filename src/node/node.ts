@@ -111,7 +111,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   try {
     server = await serve(app, config.host, config.port);
   } catch (e) {
-    lifecycle.close();
+    await lifecycle.close();
     await network.close();
     registry.close();
     registryUsage.close();
@@ -144,7 +144,8 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await closed;
-      lifecycle.close();
+      // Exit handling in flight writes to the store: it ends before the store closes.
+      await lifecycle.close();
       await network.close();
       registry.close();
       registryUsage.close();

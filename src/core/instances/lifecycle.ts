@@ -68,10 +68,14 @@ export class Lifecycle {
     return inst.uptimeMs + (inst.startedAt ? this.ctx.ranMs(inst) : 0);
   }
 
-  /** Stops timers; sandboxes keep running so a restarted node adopts them. */
-  close(): void {
+  /**
+   * Stops timers and waits for exit handling already under way (its record must reach the store before the store
+   * closes); sandboxes keep running so a restarted node adopts them.
+   */
+  async close(): Promise<void> {
     this.ctx.closed = true;
     for (const t of this.ctx.restartTimers.values()) t.cancel();
     this.ctx.restartTimers.clear();
+    await this.ctx.drain();
   }
 }

@@ -175,3 +175,29 @@ test('reconcile resumes a pending restart of this node\'s instance, one back-off
   assert.equal((await h.get(inst.uuid)).state, 'running');
   h.lifecycle.close();
 });
+
+test('close waits for exit handling under way and records it; an exit after close is left to reconcile', async () => {
+  const h = fakeLifecycle();
+  const a = await h.running();
+  const b = await h.running();
+  // The sandbox removal of a's exit is slow: its record is written only after it, while close is already waiting.
+  let finishRemove: () => void = () => undefined;
+  const remove = h.runtime.remove.bind(h.runtime);
+  h.runtime.remove = async (id: string): Promise<void> => {
+    if (id === a.uuid) await new Promise<void>((r) => (finishRemove = r));
+    return remove(id);
+  };
+  h.runtime.exit(a.uuid, { exitCode: 0 });
+  await new Promise((r) => setImmediate(r));
+  let closed = false;
+  const closing = h.lifecycle.close().then(() => (closed = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(closed, false, 'close waits for the exit in flight');
+  h.runtime.exit(b.uuid, { exitCode: 0 }); // seen after close began: not handled here
+  finishRemove();
+  await closing;
+  const ra = await h.get(a.uuid);
+  assert.equal(ra.state, 'stopped');
+  assert.equal(ra.stopReason, STOP_REASONS.appExit);
+  assert.equal((await h.get(b.uuid)).state, 'running', 'the next node reconciles b');
+});

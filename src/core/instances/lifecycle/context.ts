@@ -48,6 +48,8 @@ export class RunContext {
   readonly live = new Map<string, LiveRun>();
   readonly restartTimers = new Map<string, TimerHandle>();
   closed = false;
+  /** Store work begun by the node itself (exit handling, stop steps): a clean stop waits for it before the store closes. */
+  private readonly inflight = new Set<Promise<unknown>>();
 
   /** `restartNow` starts a stopped instance again for its restart policy (start.ts, given here to keep the modules acyclic). */
   constructor(
@@ -102,6 +104,19 @@ export class RunContext {
   /** Milliseconds the run that started at `inst.startedAt` lasted until now. */
   ranMs(inst: Instance, now = this.d.clock.now()): number {
     return inst.startedAt ? Math.max(0, now.getTime() - Date.parse(inst.startedAt)) : 0;
+  }
+
+  /** Counts `p` as in-flight work until it settles (`drain` waits for it). */
+  track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = (): void => void this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Waits for the tracked work, including what it starts meanwhile (bounded: nothing new starts once closed). */
+  async drain(): Promise<void> {
+    for (let i = 0; i < 10 && this.inflight.size > 0; i++) await Promise.allSettled([...this.inflight]);
   }
 
   cancelRestart(uuid: string): void {

@@ -9,7 +9,9 @@ import { scheduleRestart } from './restarts.js';
 export function watchExit(ctx: RunContext, inst: Instance): void {
   const uuid = inst.uuid;
   ctx.driverFor(inst).waitExit(uuid).then(
-    (exit) => ctx.locked(uuid, () => onExit(ctx, uuid, exit)),
+    // An exit seen after the node began to stop is left to the next node's reconcile (the store is closing); one seen
+    // before is tracked, so the stop waits for its record.
+    (exit) => (ctx.closed ? undefined : ctx.track(ctx.locked(uuid, () => onExit(ctx, uuid, exit)))),
     (e: unknown) => ctx.d.logger.warn({ uuid, err: String(e) }, 'lost track of sandbox'),
   ).catch((e: unknown) => ctx.d.logger.error({ uuid, err: String(e) }, 'exit handling failed'));
 }
@@ -24,7 +26,7 @@ async function onExit(ctx: RunContext, uuid: string, exit: SandboxExit): Promise
   // Deleted meanwhile: destroy() already removed the sandbox and everything else.
   if (!inst) return;
   await ctx.driverFor(inst).remove(uuid).catch((e: unknown) => d.logger.warn({ uuid, err: String(e) }, 'sandbox cleanup failed'));
-  if (ctx.closed) return;
+  // A stop that began meanwhile waits for this record (drain), but nothing restarts or deletes behind it.
   const requested = run?.stopReason !== undefined;
   const stopReason = stopReasonForExit(exit, run?.stopReason);
   const now = d.clock.now();
@@ -40,6 +42,7 @@ async function onExit(ctx: RunContext, uuid: string, exit: SandboxExit): Promise
   if (inst.state === 'running' || inst.state === 'draining') inst = await ctx.move(inst, 'exited', patch);
   if (inst.state === 'stopping' || inst.state === 'starting') inst = await ctx.move(inst, 'exited', patch);
   d.logger.info({ uuid, exit, stopReason }, 'instance stopped');
+  if (ctx.closed) return;
   if (inst.features.includes('delete-on-stop')) {
     await destroy(ctx, inst);
     return;

@@ -48,10 +48,13 @@ async function finishStop(ctx: RunContext, inst: Instance, force: boolean, drain
   try {
     if (drainMs > 0) {
       await d.clock.sleep(drainMs);
-      await ctx.locked(uuid, async () => {
-        const cur = await ctx.fresh(uuid);
-        if (cur?.state === 'draining') await ctx.move(cur, 'stop');
-      });
+      if (ctx.closed) return; // the node stopped during the drain: the store is closing, the sandbox keeps running
+      await ctx.track(
+        ctx.locked(uuid, async () => {
+          const cur = await ctx.fresh(uuid);
+          if (cur?.state === 'draining') await ctx.move(cur, 'stop');
+        }),
+      );
     }
     if (!ctx.live.has(uuid)) return;
     await driver.kill(uuid, force ? 'SIGKILL' : 'SIGTERM');
