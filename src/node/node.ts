@@ -18,7 +18,6 @@ import { createLogger, type Logger } from '../lib/log.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { CniNetwork } from '../net/driver.js';
 import { createRegistryApi } from '../registry/http/app.js';
-import type { RegistryUser } from '../registry/ports.js';
 import { DiskRegistry } from '../registry/store.js';
 import { DriverRegistry } from '../runtime/registry.js';
 import { RuncDriver } from '../runtime/runc/driver.js';
@@ -30,7 +29,7 @@ import { takePidLock } from './pidlock.js';
 import { ensureTraversable, makeHomePrivate } from './traverse.js';
 import { nodeCapacity, tuneHost } from './host-tuning.js';
 import { Admission } from '../core/instances/admission.js';
-import { RegistryUsage } from '../store/registry-usage.js';
+import { UploadQuota } from '../registry/quota.js';
 
 export const VERSION = '0.1.0';
 
@@ -92,7 +91,8 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   const logs = new FileLogStore(join(config.home, 'logs'));
   makeHomePrivate(config.home);
   const admission = new Admission(config.quotas, nodeCapacity(config.overcommit), nodeId);
-  const registryUsage = new RegistryUsage(join(config.home, 'state.db'));
+  // What a user holds is read from the registry (falls when images are deleted); bodies in progress reserve on top.
+  const uploadQuota = new UploadQuota({ stored: (uuid) => registry.owners.bytesOwnedBy(uuid), admit: (u, used, n) => admission.admitRegistryBytes(u, used, n) });
   const lifecycle = new Lifecycle({ store, runtimes, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs, admission });
   const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle, admission });
 
@@ -101,12 +101,9 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   if (config.network.prewarm > 0) void network.prewarm(config.network.prewarm).catch((e: unknown) => logger.warn({ err: String(e) }, 'network prewarm failed'));
 
   const baseUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
-  const quotas = { hard: admission.quotas, capacity: admission.capacity, registryBytes: (uuid: string) => registryUsage.used(uuid) };
+  const quotas = { hard: admission.quotas, capacity: admission.capacity, registryBytes: (uuid: string) => uploadQuota.used(uuid) };
   const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog, quotas }, logger);
-  const beforeUploadBytes = async (u: RegistryUser, n: number): Promise<void> => {
-    registryUsage.charge(u.uuid, n, (used) => admission.admitRegistryBytes(u, used, n));
-  };
-  app.route('/v2', createRegistryApi(registry, { userForToken: (t) => store.userByTokenHash(hashToken(t)) }, { guard: imageService, access: imageService, beforeUploadBytes }));
+  app.route('/v2', createRegistryApi(registry, { userForToken: (t) => store.userByTokenHash(hashToken(t)) }, { guard: imageService, access: imageService, quota: uploadQuota }));
   let server: Server;
   try {
     server = await serve(app, config.host, config.port);
@@ -114,7 +111,6 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
     await lifecycle.close();
     await network.close();
     registry.close();
-    registryUsage.close();
     store.close();
     releaseLock();
     throw e;
@@ -148,8 +144,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
       await lifecycle.close();
       await network.close();
       registry.close();
-      registryUsage.close();
-      store.close();
+        store.close();
       releaseLock();
     },
   };

@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS repo_owners (
   public INTEGER NOT NULL,
   created_ms INTEGER NOT NULL
 );
+-- the registry quota sums a user's bytes over the repositories they own
+CREATE INDEX IF NOT EXISTS repo_owners_by_owner ON repo_owners(owner);
+CREATE INDEX IF NOT EXISTS manifest_refs_by_child ON manifest_refs(child);
 CREATE TABLE IF NOT EXISTS uploads (
   uuid TEXT PRIMARY KEY,
   repo TEXT NOT NULL,
@@ -156,6 +159,20 @@ export function openRegistryDb(path: string) {
     deleteUpload: db.prepare<[string]>('DELETE FROM uploads WHERE uuid = ?'),
     repoOwner: db.prepare<[string], { owner: string; public: number }>('SELECT owner, public FROM repo_owners WHERE repo = ?'),
     insertRepoOwner: db.prepare<[string, string, number, number]>('INSERT OR IGNORE INTO repo_owners (repo, owner, public, created_ms) VALUES (?, ?, ?, ?)'),
+    /**
+     * Each blob linked in the owner's repositories, once, while it is theirs to keep: not yet referenced (a push in
+     * progress), or a manifest of theirs or referenced by one. A blob whose manifest they deleted stops counting at
+     * once (GC takes it later).
+     */
+    ownedBlobBytes: db.prepare<[{ owner: string }], { n: number }>(
+      `SELECT COALESCE(SUM(b.size), 0) AS n FROM blobs b
+       WHERE b.digest IN (SELECT l.digest FROM blob_links l JOIN repo_owners o ON o.repo = l.repo WHERE o.owner = @owner)
+         AND (b.referenced = 0
+           OR EXISTS (SELECT 1 FROM manifests m JOIN repo_owners o ON o.repo = m.repo WHERE m.digest = b.digest AND o.owner = @owner)
+           OR EXISTS (SELECT 1 FROM manifest_refs r JOIN manifests m ON m.digest = r.manifest JOIN repo_owners o ON o.repo = m.repo
+                      WHERE r.child = b.digest AND o.owner = @owner))`,
+    ),
+    ownedUploadBytes: db.prepare<[string], { n: number }>('SELECT COALESCE(SUM(u.offset), 0) AS n FROM uploads u JOIN repo_owners o ON o.repo = u.repo WHERE o.owner = ?'),
     deleteLinksOfRepo: db.prepare<[string]>('DELETE FROM blob_links WHERE repo = ?'),
     allPins: db.prepare<[], { uuid: string; doc: string }>('SELECT uuid, doc FROM pins ORDER BY uuid'),
     upsertPin: db.prepare<[string, string]>('INSERT INTO pins (uuid, doc) VALUES (?, ?) ON CONFLICT (uuid) DO UPDATE SET doc = excluded.doc'),

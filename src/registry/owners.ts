@@ -47,4 +47,13 @@ export class RepositoryOwners {
   async blobRepos(digest: string): Promise<string[]> {
     return this.c.d.s.linkedRepos.all(digest).map((r) => r.repo);
   }
+
+  /**
+   * Bytes the owner's repositories hold now: every blob linked in one of them (once) that is still theirs to keep,
+   * plus what their open upload sessions have received. Falls when a manifest is deleted or a session ends.
+   */
+  bytesOwnedBy(owner: string): number {
+    const s = this.c.d.s;
+    return s.ownedBlobBytes.get({ owner })!.n + s.ownedUploadBytes.get(owner)!.n;
+  }
 }

@@ -18,6 +18,7 @@ import { parseManifest } from '../../oci/manifest.js';
 import { OPEN_ACCESS, type RegistryAccess, type RegistryUser, type RemovalGuard } from '../ports.js';
 import { deleteReference } from '../removal.js';
 import type { DiskRegistry } from '../store.js';
+import type { BodyMeter } from '../quota.js';
 import { rangeHeader } from '../uploads.js';
 import {
   API_VERSION_HEADER,
@@ -48,8 +49,8 @@ export interface RegistryApiOptions {
   guard?: RemovalGuard;
   /** Who may read and write which repository (the node's image service); default: everyone everything. */
   access?: RegistryAccess;
-  /** Called with each piece of an upload's body before it is accepted (the node's registry quota); a throw ends the upload. */
-  beforeUploadBytes?: (user: RegistryUser, bytes: number) => Promise<void>;
+  /** The node's registry quota: a meter per upload body, told each piece before it is accepted (a throw ends the upload). */
+  quota?: { meter(user: RegistryUser): BodyMeter };
 }
 
 const R_UPLOADS = /^\/(.+)\/blobs\/uploads\/?$/;
@@ -174,17 +175,23 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
     }
   });
 
-  const uploadBody = (c: RCtx): AsyncIterable<Uint8Array> => {
-    const charge = opts.beforeUploadBytes;
-    if (!charge) return requestBody(c);
+  /** Runs `fn` over the request body, metered by the quota; the meter's reservation ends with the request. */
+  const withBody = async <T>(c: RCtx, fn: (body: AsyncIterable<Uint8Array>) => Promise<T>): Promise<T> => {
     const src = requestBody(c);
-    const user = c.get('registryUser');
-    return (async function* () {
-      for await (const chunk of src) {
-        await charge(user, chunk.length);
-        yield chunk;
-      }
-    })();
+    const meter = opts.quota?.meter(c.get('registryUser'));
+    if (!meter) return fn(src);
+    try {
+      return await fn(
+        (async function* () {
+          for await (const chunk of src) {
+            meter.take(chunk.length);
+            yield chunk;
+          }
+        })(),
+      );
+    } finally {
+      meter.done();
+    }
   };
 
   const repoName = (raw: string): string => {
@@ -220,7 +227,7 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
       if (size !== undefined && size > registry.limits.maxBlobBytes) {
         throw regError('SIZE_INVALID', `blob of ${size} bytes is larger than the ${registry.limits.maxBlobBytes} bytes allowed`, { status: 413 });
       }
-      const got = await registry.putBlob(uploadBody(c), { digest, ...(size !== undefined ? { size } : {}) }, { repo: name });
+      const got = await withBody(c, (body) => registry.putBlob(body, { digest, ...(size !== undefined ? { size } : {}) }, { repo: name }));
       return blobCreated(name, got.digest);
     }
     const u = registry.startUpload(name);
@@ -241,14 +248,14 @@ export function createRegistryApi(registry: DiskRegistry, auth: RegistryAuth, op
           const u = registry.uploadStatus(name, uuid);
           throw regError('BLOB_UPLOAD_INVALID', `Content-Length ${len} does not match Content-Range ${range.start}-${range.end}`, { status: 416, headers: uploadHeaders(name, uuid, u.offset) });
         }
-        const u = await registry.writeUpload(name, uuid, uploadBody(c), range);
+        const u = await withBody(c, (body) => registry.writeUpload(name, uuid, body, range));
         return empty(202, uploadHeaders(name, uuid, u.offset));
       }
       case 'PUT': {
         const digest = c.req.query('digest');
         if (digest === undefined) throw regError('DIGEST_INVALID', 'the digest query parameter is required to complete an upload');
         const range = parseContentRange(c.req.header('content-range'));
-        const got = await registry.finishUpload(name, uuid, digest, hasBody(c) ? uploadBody(c) : undefined, range);
+        const got = hasBody(c) ? await withBody(c, (body) => registry.finishUpload(name, uuid, digest, body, range)) : await registry.finishUpload(name, uuid, digest, undefined, range);
         return blobCreated(name, got.digest);
       }
       case 'DELETE':
