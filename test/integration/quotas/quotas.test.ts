@@ -6,6 +6,7 @@
  * /v1/users/quotas reporting both.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { apiClient, startTestNode, testConfig, type TestNode } from '../../helpers/node.js';
 
@@ -107,4 +108,46 @@ test('pushing past the registry quota is refused with 429 while the bytes arrive
   const q = (await userApi('GET', '/v1/users/quotas')).items[0]!;
   assert.equal((q['hard'] as Record<string, number>)['registry_bytes'], 1024 * 1024);
   assert.ok((q['used'] as Record<string, number>)['registry_bytes']! >= 200 * 1024);
+});
+
+test('the registry quota counts what the user stores: after a delete the next push fits again', async () => {
+  const auth = { authorization: `Basic ${Buffer.from(`${USER}:${userToken}`).toString('base64')}` };
+  const repo = `${USER}/fits-one`;
+  const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+  const putBlob = async (b: Buffer): Promise<number> => {
+    const r = await fetch(`${n.url}/v2/${repo}/blobs/uploads/?digest=${sha(b)}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: new Uint8Array(b) });
+    await r.arrayBuffer();
+    return r.status;
+  };
+  /** Pushes an image of one layer; returns the manifest PUT's status (or the first failed blob's) and its digest. */
+  const push = async (tag: string, layer: Buffer): Promise<{ status: number; digest: string }> => {
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(layer)] } }));
+    for (const b of [config, layer]) {
+      const s = await putBlob(b);
+      if (s !== 201) return { status: s, digest: '' };
+    }
+    const manifest = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }],
+    }));
+    const r = await fetch(`${n.url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: new Uint8Array(manifest) });
+    await r.arrayBuffer();
+    return { status: r.status, digest: sha(manifest) };
+  };
+  const used = async (): Promise<number> => ((await userApi('GET', '/v1/users/quotas')).items[0]!['used'] as Record<string, number>)['registry_bytes']!;
+  // Room for one such layer, not two, whatever earlier tests left in open upload sessions.
+  const room = 1024 * 1024 - (await used());
+  const size = Math.floor(room * 0.6);
+  assert.ok(size > 64 * 1024, `room left: ${room}`);
+  const first = await push('1', randomBytes(size));
+  assert.equal(first.status, 201, 'the first image fits');
+  assert.ok((await used()) >= size, 'and counts');
+  const second = randomBytes(size);
+  assert.equal((await push('2', second)).status, 429, 'a second one does not fit beside it');
+  const del = await fetch(`${n.url}/v2/${repo}/manifests/${first.digest}`, { method: 'DELETE', headers: auth });
+  assert.equal(del.status, 202, await del.text());
+  assert.ok((await used()) < size, 'the deleted image no longer counts');
+  assert.equal((await push('2', second)).status, 201, 'after the delete it fits');
 });
