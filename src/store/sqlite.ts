@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { HangarError } from '../lib/errors.js';
 import type { Instance } from '../core/instance.js';
-import type { ListOptions, Store, UnitOfWork, User } from '../core/ports/store.js';
+import type { ListOptions, LiveUsage, OwnerUsage, Store, UnitOfWork, User } from '../core/ports/store.js';
+import { InstanceUsageQueries } from './instance-usage.js';
 import { Mutex } from '../lib/mutex.js';
 
 /**
@@ -43,7 +44,7 @@ const toInstance = (r: { doc: string }): Instance => JSON.parse(r.doc) as Instan
 
 /** The repository methods every caller and every unit of work gets, in their async form. */
 const METHODS = [
-  'insertInstance', 'updateInstance', 'deleteInstance', 'getInstance', 'getInstanceByName', 'listInstances', 'allInstances', 'nodeInstances', 'adoptUnowned',
+  'insertInstance', 'updateInstance', 'deleteInstance', 'getInstance', 'getInstanceByName', 'listInstances', 'allInstances', 'nodeInstances', 'ownerUsage', 'nodeUsage', 'adoptUnowned',
   'createUser', 'userByTokenHash', 'getUser', 'getUserByName', 'listUsers',
 ] as const satisfies readonly (keyof UnitOfWork)[];
 // Fails to compile when a repository method is added to the port but not to METHODS.
@@ -55,8 +56,10 @@ type Sync<T> = { [K in keyof T]: T[K] extends (...a: infer A) => Promise<infer R
 /** The statements, synchronous as better-sqlite3 is; SqliteStore decides when they may run. */
 class Rows implements Sync<UnitOfWork> {
   private readonly stmts;
+  private readonly usage: InstanceUsageQueries;
 
   constructor(private readonly db: Database.Database) {
+    this.usage = new InstanceUsageQueries(db);
     this.stmts = {
       insertUser: db.prepare('INSERT INTO users (uuid, name, admin, created_at) VALUES (?, ?, ?, ?)'),
       insertToken: db.prepare('INSERT INTO tokens (hash, user_uuid) VALUES (?, ?)'),
@@ -160,6 +163,14 @@ class Rows implements Sync<UnitOfWork> {
 
   nodeInstances(node: string): Instance[] {
     return (this.stmts.ofNode.all(node) as { doc: string }[]).map(toInstance);
+  }
+
+  ownerUsage(owner: string): OwnerUsage {
+    return this.usage.ownerUsage(owner);
+  }
+
+  nodeUsage(node: string): LiveUsage {
+    return this.usage.nodeUsage(node);
   }
 
   adoptUnowned(node: string): number {

@@ -8,7 +8,8 @@ import type { LogStore } from '../../src/core/ports/logs.js';
 import type { NetworkDriver } from '../../src/core/ports/network.js';
 import type { ProbeTarget, RuntimeDriver, SandboxExit, SandboxInfo, SandboxSpec } from '../../src/core/ports/runtime.js';
 import { DriverRegistry } from '../../src/runtime/registry.js';
-import type { ListOptions, Store, UnitOfWork, User } from '../../src/core/ports/store.js';
+import type { ListOptions, LiveUsage, OwnerUsage, Store, UnitOfWork, User } from '../../src/core/ports/store.js';
+import { usageOf } from '../../src/core/instances/admission.js';
 import { FakeClock } from './fake-clock.js';
 
 /**
@@ -51,6 +52,13 @@ export class MemoryStore implements Store {
   }
   async nodeInstances(node: string): Promise<Instance[]> {
     return [...this.instances.values()].filter((i) => i.node === node).map(copy);
+  }
+  async ownerUsage(owner: string): Promise<OwnerUsage> {
+    return usageOf([...this.instances.values()].filter((i) => i.owner === owner));
+  }
+  async nodeUsage(node: string): Promise<LiveUsage> {
+    const { liveInstances, liveMemoryMb, liveVcpus } = usageOf([...this.instances.values()].filter((i) => i.node === node));
+    return { liveInstances, liveMemoryMb, liveVcpus };
   }
   async adoptUnowned(node: string): Promise<number> {
     const unowned = [...this.instances.values()].filter((i) => i.node === undefined);

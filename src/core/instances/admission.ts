@@ -1,6 +1,6 @@
 import { HangarError } from '../../lib/errors.js';
 import { isLive, type Instance } from '../instance.js';
-import type { UnitOfWork, User } from '../ports/store.js';
+import type { OwnerUsage, UnitOfWork, User } from '../ports/store.js';
 
 /** What one non-admin user may hold at once (the `hard` of /v1/users/quotas). */
 export interface UserQuotas {
@@ -17,12 +17,7 @@ export interface NodeCapacity {
   vcpus: number;
 }
 
-export interface Usage {
-  instances: number;
-  liveInstances: number;
-  liveMemoryMb: number;
-  liveVcpus: number;
-}
+export type Usage = OwnerUsage;
 
 type Ask = Pick<Instance, 'memoryMb' | 'vcpus'>;
 
@@ -56,7 +51,7 @@ export class Admission {
   /** New instances of `owner` (`live`: the ones that start right away). */
   async admitCreate(tx: UnitOfWork, owner: string, created: number, live: Ask[]): Promise<void> {
     if (await this.limited(tx, owner)) {
-      const have = (await tx.listInstances({ owner, count: 0, order: 'asc' })).length;
+      const have = (await tx.ownerUsage(owner)).instances;
       if (have + created > this.quotas.instances) throw quota('instances', have, created, this.quotas.instances);
     }
     await this.admitLive(tx, owner, live);
@@ -68,11 +63,12 @@ export class Admission {
     const mem = adding.reduce((a, i) => a + i.memoryMb, 0);
     const cpu = adding.reduce((a, i) => a + i.vcpus, 0);
     if (await this.limited(tx, owner)) {
-      const u = usageOf(await tx.listInstances({ owner, count: 0, order: 'asc' }));
+      const u = await tx.ownerUsage(owner);
       if (u.liveMemoryMb + mem > this.quotas.liveMemoryMb) throw quota('live_memory_mb', u.liveMemoryMb, mem, this.quotas.liveMemoryMb, ' MB');
       if (u.liveVcpus + cpu > this.quotas.liveVcpus) throw quota('live_vcpus', u.liveVcpus, cpu, this.quotas.liveVcpus);
     }
-    const n = usageOf(await tx.nodeInstances(this.nodeId));
+    // Sums in the store: a start must not read every instance of the node (its cost grew with their number).
+    const n = await tx.nodeUsage(this.nodeId);
     if (n.liveMemoryMb + mem > this.capacity.memoryMb) {
       throw new HangarError('unavailable', `node full: memory (${n.liveMemoryMb} of ${this.capacity.memoryMb} MB in use, asked for ${mem} MB)`);
     }

@@ -26,6 +26,18 @@ export interface ListOptions {
   tags?: string[];
 }
 
+/** What live instances hold, summed by the store (admission's cost must not grow with the instances that exist). */
+export interface LiveUsage {
+  liveInstances: number;
+  liveMemoryMb: number;
+  liveVcpus: number;
+}
+
+export interface OwnerUsage extends LiveUsage {
+  /** Every instance of the owner, live or not. */
+  instances: number;
+}
+
 export interface InstanceRepository {
   insertInstance(inst: Instance): Promise<void>;
   /** Replaces the whole record; rejects with not_found if it is gone. */
@@ -38,6 +50,10 @@ export interface InstanceRepository {
   allInstances(): Promise<Instance[]>;
   /** The instances the node `node` owns (reconcile, restarts). */
   nodeInstances(node: string): Promise<Instance[]>;
+  /** Sums over `owner`'s instances on every node. */
+  ownerUsage(owner: string): Promise<OwnerUsage>;
+  /** Sums over the live instances node `node` owns. */
+  nodeUsage(node: string): Promise<LiveUsage>;
   /** Gives records written before instances had an owning node to `node`; returns how many. */
   adoptUnowned(node: string): Promise<number>;
 }

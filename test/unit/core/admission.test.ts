@@ -49,3 +49,13 @@ test('registry bytes: non-admins up to the quota, admins unbounded', () => {
   assert.throws(() => a.admitRegistryBytes(user, 900, 101), kind('resource_exhausted', /registry_bytes/));
   a.admitRegistryBytes(admin, 1e12, 1e12);
 });
+
+test('admission reads sums, never the instance lists (a start must not read every instance of the node)', async () => {
+  const { store, a } = await setUp();
+  const listing = (): never => {
+    throw new Error('admission listed instances');
+  };
+  const tx = new Proxy(store, { get: (t, k) => (k === 'listInstances' || k === 'nodeInstances' || k === 'allInstances' ? listing : Reflect.get(t, k, t)) });
+  await a.admitCreate(tx, 'u1', 1, [inst('x', 'u1', 'stopped', 128)]);
+  await assert.rejects(a.admitLive(tx, 'u1', [inst('x', 'u1', 'stopped', 257)]), kind('resource_exhausted', /live_memory_mb/));
+});
