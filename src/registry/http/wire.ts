@@ -23,6 +23,10 @@ export const API_VERSION_HEADER = { 'Docker-Distribution-API-Version': 'registry
 export function errorResponse(c: RCtx, e: unknown, extraHeaders: Record<string, string> = {}): Response {
   const err = toRegistryError(e);
   const headers: Record<string, string> = { ...API_VERSION_HEADER, 'Content-Type': 'application/json', ...err.headers, ...extraHeaders };
+  // Refused part-way through a body (quota, size): the rest is never read, so the connection cannot carry another
+  // request; saying so keeps a client from reusing it (its next request waited on the unread bytes until a reset).
+  const inc = c.env?.incoming;
+  if (inc && typeof inc.on === 'function' && !inc.readableEnded && hasBody(c)) headers['Connection'] = 'close';
   const body = JSON.stringify({ errors: [{ code: err.code, message: err.message, detail: err.detail ?? null }] });
   if (c.req.method === 'HEAD') return new Response(null, { status: err.status, headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } });
   return new Response(body, { status: err.status, headers });
