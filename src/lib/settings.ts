@@ -53,7 +53,7 @@ export const SETTINGS = {
   HANGAR_QUOTA_INSTANCES: s(positive, '`64`', 'node', 'Instances one (non-admin) user may have.'),
   HANGAR_QUOTA_LIVE_MEMORY_MB: s(positive, '`4096`', 'node', 'Memory (MB) one user\'s live instances may ask for together.'),
   HANGAR_QUOTA_LIVE_VCPUS: s(positive, '`8`', 'node', 'vCPUs one user\'s live instances may ask for together.'),
-  HANGAR_QUOTA_REGISTRY_MB: s(positive, '`2048`', 'node', 'MB of blobs one user may push to the node\'s registry.'),
+  HANGAR_QUOTA_REGISTRY_MB: s(positive, '`2048`', 'node', 'MB one user\'s repositories may hold in the node\'s registry (blobs and open uploads; deleting an image frees its share).'),
   HANGAR_OVERCOMMIT_MEMORY: s(ratio, '`4`', 'node', 'Live instances\' memory the node admits, as a multiple of the host\'s memory (limits are maxima; idle apps use little).'),
   HANGAR_OVERCOMMIT_CPU: s(ratio, '`128`', 'node', 'Live instances\' vCPUs the node admits, as a multiple of the host\'s cores (a vCPU is a CFS cap, not a reservation).'),
   HANGAR_STOP_GRACE_MS: s(count, '`10000`', 'node', 'How long a graceful stop waits after SIGTERM before SIGKILL.'),
