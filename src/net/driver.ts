@@ -190,11 +190,17 @@ export class CniNetwork implements NetworkDriver {
       if (pooled) {
         try {
           this.owners.set(pooled.netnsName, id);
-          await this.writeHosts(id, pooled.ip, hostname);
-          await this.records.write(id, { version: 1, id, status: 'ready', netnsName: pooled.netnsName, hostname, owner: user, sandbox: pooled });
-          await this.poolRecords.remove(pooled.netnsName);
+          // Claimed first: its iptables write then runs beside the file writes below and the sandbox start after them.
           this.claim(id, pooled.ip, user);
+          // Independent files (a crash between them leaves a record that recover() completes from the netns).
+          await Promise.all([
+            this.writeHosts(id, pooled.ip, hostname),
+            this.records.write(id, { version: 1, id, status: 'ready', netnsName: pooled.netnsName, hostname, owner: user, sandbox: pooled }),
+          ]);
+          await this.poolRecords.remove(pooled.netnsName);
         } catch (e) {
+          // The record may not name the address yet: take it out of the user's network here, before it is freed.
+          await this.tenancy.release(pooled.ip).catch(() => undefined);
           await this.release(id, pooled.netnsName).catch(() => undefined);
           throw new HangarError('internal', `attaching ${id} from the pool failed: ${(e as Error).message}`, { cause: e });
         }
