@@ -40,6 +40,9 @@ export type { CniNetworkOptions } from './config.js';
 
 const REFILL_DELAY_MS = 250;
 
+/** How long a claim's iptables write waits, so its process spawn falls while the sandbox's runc runs (see Tenancy). */
+const CLAIM_DELAY_MS = 25;
+
 /** Owner marker for netns names held by the prewarm pool. */
 const POOL_OWNER = '\0pool';
 
@@ -68,7 +71,7 @@ export class CniNetwork implements NetworkDriver {
   constructor(opts: CniNetworkOptions) {
     this.config = resolveConfig(opts);
     this.log = (opts.logger ?? silentLogger).child({ component: 'net', bridge: this.config.bridge });
-    this.tenancy = new Tenancy(this.config, (e) => this.log.warn({ err: e }, 'writing per-user network rules failed; they stay closed until a retry lands'));
+    this.tenancy = new Tenancy(this.config, (e) => this.log.warn({ err: e }, 'writing per-user network rules failed; they stay closed until a retry lands'), undefined, CLAIM_DELAY_MS);
     // A name is answered to an instance only once its own rules landed: what it resolves, it can reach.
     this.dnsServer = new DnsServer(this.registry, this.log, (from) => this.tenancy.settled(from));
     this.records = new RecordDir(this.config.attachmentsDir);

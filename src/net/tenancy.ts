@@ -106,6 +106,7 @@ export class Tenancy {
   private readonly pending = new Map<string, Promise<void>>();
   /** Per-user chains on the host: listed once, then known from what each write did (a listing per create cost a process). */
   private present: Set<string> | undefined;
+  private deferred: Promise<void> | undefined;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
 
@@ -113,6 +114,7 @@ export class Tenancy {
     private readonly cfg: NetConfig,
     private readonly onError: (e: unknown) => void = () => undefined,
     private readonly apply: TenancyApply = hostApply(cfg),
+    private readonly claimDelayMs = 0,
   ) {}
 
   /** Records an owner without touching the host (while loading; `sync` follows). */
@@ -127,7 +129,7 @@ export class Tenancy {
   claim(ip: string, user: string): { landed: Promise<void> } {
     if (this.users.get(ip) === user) return { landed: this.pending.get(ip) ?? Promise.resolve() };
     this.users.set(ip, user);
-    const landed = this.sync();
+    const landed = this.deferredSync();
     const quiet = landed.catch(() => undefined);
     this.pending.set(ip, quiet);
     void quiet.then(() => {
@@ -150,6 +152,20 @@ export class Tenancy {
   /** Whether a DNS query from `from` may learn a name of `ip`: same owner, or the host itself (gateway). */
   visible(from: string, ip: string): boolean {
     return from === this.cfg.gateway || (this.users.has(from) && this.users.get(from) === this.users.get(ip));
+  }
+
+  /**
+   * A sync that starts `claimDelayMs` from now, shared by every claim until then. Why wait: spawning iptables-restore
+   * forks the node (about 10 ms of its thread at ~100 MB RSS), and right after an attach that thread is about to
+   * spawn the sandbox; a little later it only waits for runc, whose app cannot send before ~60 ms anyway.
+   */
+  private deferredSync(): Promise<void> {
+    if (this.claimDelayMs <= 0) return this.sync();
+    this.deferred ??= new Promise<void>((r) => setTimeout(r, this.claimDelayMs)).then(() => {
+      this.deferred = undefined;
+      return this.sync();
+    });
+    return this.deferred;
   }
 
   /** Writes the map as it is when the write starts; changes that arrive while one runs share the next write. */
@@ -178,7 +194,7 @@ export class Tenancy {
 
   /** Waits for every write queued so far (a clean stop, tests). */
   async idle(): Promise<void> {
-    for (let i = 0; i < 3 && (this.running || this.queued); i++) await Promise.allSettled([this.running, this.queued]);
+    for (let i = 0; i < 3 && (this.deferred || this.running || this.queued); i++) await Promise.allSettled([this.deferred, this.running, this.queued]);
   }
 
   /** Drops a scheduled retry (a clean stop); the next change writes the whole map again. */

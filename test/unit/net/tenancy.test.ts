@@ -76,6 +76,22 @@ describe('Tenancy', () => {
     assert.equal(g.writes.length, 2);
   });
 
+  it('with a claim delay, nothing is written before it ends and claims within it share one write', async () => {
+    const g = gatedApply();
+    const t = new Tenancy(cfg, () => undefined, g.apply, 30);
+    const started = g.started();
+    const a = t.claim('10.230.0.2', 'alice').landed;
+    const b = t.claim('10.230.0.3', 'bob').landed;
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(g.writes.length, 0, 'no spawn right after the attach');
+    assert.notEqual(t.settled('10.230.0.2'), undefined, 'and the address is not settled: its rules are still closed');
+    await started;
+    assert.equal(g.writes.length, 1);
+    assert.deepEqual([...g.writes[0]!.keys()].sort(), ['10.230.0.2', '10.230.0.3']);
+    g.finish();
+    await Promise.all([a, b]);
+  });
+
   it('a release resolves only after a write without the address', async () => {
     const g = gatedApply();
     const t = new Tenancy(cfg, () => undefined, g.apply);
