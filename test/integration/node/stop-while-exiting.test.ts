@@ -5,11 +5,13 @@
  * record is final (stopped, with a stop reason), whoever recorded it.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { startNode, type RunningNode } from '../../../src/node/node.js';
-import { HELLO_ARCHIVE, apiClient, teardown, testConfig } from '../../helpers/node.js';
+import { exec } from '../../../src/lib/exec.js';
+import { HELLO_ARCHIVE, apiClient, sleep, teardown, testConfig } from '../../helpers/node.js';
 
 const N = 6;
 
@@ -32,12 +34,19 @@ test('stopping a node while its instances exit: no store error, final records af
     assert.equal(made.status, 200, JSON.stringify(made.json));
     const uuids = made.items.map((i) => String(i['uuid']));
     assert.equal(uuids.length, N);
-    // Forced stops return at once; the SIGKILLed apps' exits arrive while the node is stopping.
-    const stopped = await api('PUT', '/v1/instances/stop', uuids.map((uuid) => ({ uuid, force: true })));
+    // The apps are killed from outside (as a crash would) while the node stops: their exits reach a node whose
+    // store is closing or closed. Another half is stopped through the API just before, so exits are in flight too.
+    const half = uuids.slice(0, N / 2);
+    const stopped = await api('PUT', '/v1/instances/stop', half.map((uuid) => ({ uuid, force: true })));
     assert.equal(stopped.status, 200, JSON.stringify(stopped.json));
     const first = node;
     node = undefined;
-    await first.stop();
+    const runcRoot = join(config.home, 'run', 'runc');
+    await Promise.all([
+      first.stop(),
+      ...uuids.slice(N / 2).map((uuid) => exec('runc', ['--root', runcRoot, 'kill', uuid, 'KILL'], { allowFailure: true, timeoutMs: 10_000 })),
+    ]);
+    await sleep(1500); // exits that arrive after the stop surface now, if anything still handles them
     const bad = lines.filter((l) => /database connection is not open|exit handling failed/.test(l));
     assert.deepEqual(bad, [], 'no exit handling hit a closed store');
 
@@ -52,7 +61,8 @@ test('stopping a node while its instances exit: no store error, final records af
       assert.equal(typeof i['stop_reason'], 'number', JSON.stringify(i));
     }
   } finally {
-    const n = node;
+    // Whatever failed, a node deletes what is left (the first one may be stopped already).
+    const n = node ?? (await startNode(config, logger).catch(() => undefined));
     await teardown(config, async () => {
       if (!n) return;
       const api = apiClient(n.url, n.adminToken!);
