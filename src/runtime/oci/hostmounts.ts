@@ -85,9 +85,11 @@ export class HostMounts {
     const images = new Map(imageMounts.map((m) => [m.source, join(this.imagesDir, this.imageKey(m.source))]));
     const view: HostView = { images, copies: new Map() };
     if (!writable && !spec.netnsPath && images.size === 0) return view;
-    // Recorded first: a crash after mounting must still find who uses what.
-    const record: MountsRecord = { images: [...new Set([...images.values()].map((p) => p.slice(this.imagesDir.length + 1)))] };
-    await writeFile(join(this.sandboxesDir, id, RECORD), JSON.stringify(record));
+    if (images.size > 0) {
+      // Recorded first: a crash after mounting must still find who uses what.
+      const record: MountsRecord = { images: [...new Set([...images.values()].map((p) => p.slice(this.imagesDir.length + 1)))] };
+      await writeFile(join(this.sandboxesDir, id, RECORD), JSON.stringify(record));
+    }
     const dir = join(this.rootsDir, id);
     const args = ['setup', writable || spec.netnsPath ? dir : '-'];
     if (writable || spec.netnsPath) {
@@ -121,17 +123,17 @@ export class HostMounts {
   }
 
   private async copyFiles(spec: SandboxSpec, filesDir: string): Promise<Map<string, string>> {
-    const copies = new Map<string, string>();
-    for (const m of spec.mounts) {
-      if (m.type !== 'bind' || !m.readonly || copies.has(m.source)) continue;
-      const st = await stat(m.source).catch(() => undefined);
-      if (!st?.isFile() || st.size > COPY_MAX_BYTES) continue;
-      const to = join(filesDir, String(copies.size));
-      await copyFile(m.source, to);
-      await chmod(to, 0o444);
-      copies.set(m.source, to);
-    }
-    return copies;
+    const sources = [...new Set(spec.mounts.flatMap((m) => (m.type === 'bind' && m.readonly ? [m.source] : [])))];
+    const copied = await Promise.all(
+      sources.map(async (source, i) => {
+        const st = await stat(source).catch(() => undefined);
+        if (!st?.isFile() || st.size > COPY_MAX_BYTES) return undefined;
+        const to = join(filesDir, String(i));
+        await copyFile(source, to); // read-only in the sandbox by its bind, whatever the mode
+        return [source, to] as const;
+      }),
+    );
+    return new Map(copied.filter((c) => c !== undefined));
   }
 
   private async run(args: string[], id: string): Promise<void> {
@@ -157,7 +159,7 @@ export class HostMounts {
       if (hasDir || args.length > 2) await this.run(args, id);
       // rmdir, never a recursive rm: a mount that is still there must not be emptied.
       if (hasDir) await rmdir(dir);
-      await writeFile(join(this.sandboxesDir, id, RECORD), JSON.stringify({ images: [] })).catch(() => undefined);
+      if (mine) await writeFile(join(this.sandboxesDir, id, RECORD), JSON.stringify({ images: [] })).catch(() => undefined);
     });
   }
 
