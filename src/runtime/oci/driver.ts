@@ -131,7 +131,7 @@ export abstract class OciDriver implements RuntimeDriver {
     const t0 = performance.now();
     const cgroupsPath = this.cgroupPath(id);
     try {
-      const host = await this.hostMounts.prepare(spec);
+      const { view: host, prepArgv } = await this.hostMounts.prepare(spec);
       const config = buildOciConfig(spec, {
         cgroupsPath,
         cgroupNamespace: this.cgroupNamespace,
@@ -147,6 +147,7 @@ export abstract class OciDriver implements RuntimeDriver {
         oomFile: this.cgroups.oomFile(cgroupsPath),
         init: this.useInit,
         runcArgv: this.cli.runArgv(id, dir, join(dir, 'pid'), join(dir, 'runc.log'), this.useInit ? 1 : 0),
+        ...(prepArgv ? { prepArgv } : {}),
         timeoutMs: this.startTimeoutMs,
       });
       this.shims.set(id, shim);

@@ -78,3 +78,16 @@ test('an image that is not EROFS fails the start cleanly', async () => {
   assert.deepEqual(loopsBacking(notErofs), []);
   sb.assertNothingLeft(id);
 });
+
+test("a failure of the host mounts the shim prepares (a netns path that is no netns) fails the start with the helper's reason and leaves nothing", async () => {
+  const notNetns = join(sb.tmp, 'not-a-netns');
+  await writeFile(notNetns, '');
+  const id = sb.newId('prepfail');
+  await assert.rejects(
+    sb.start(sb.specFor(id, ['/bin/true'], { root: { kind: 'dir', path: sb.rootfs, writable: { sizeBytes: 16 * 1024 * 1024 } }, netnsPath: notNetns })),
+    (e: unknown) => e instanceof HangarError && /prep: hangar-idmount: setns/.test(e.message),
+  );
+  sb.forget(id);
+  assert.deepEqual(hostMountsUnder(sb.stateDir), []);
+  sb.assertNothingLeft(id);
+});
