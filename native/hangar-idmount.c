@@ -2,7 +2,7 @@
  * hangar-idmount: the host-side mounts of one runc sandbox, made by one
  * process per start (the node cannot call mount(2) itself).
  *
- *   hangar-idmount setup <dir> [root <lower> <idbase> <bytes>] [image <file> <mnt>]... [sysfs <netns>]
+ *   hangar-idmount setup <dir> [root <lower> <idbase> <bytes> [file <src>]...] [image <file> <mnt>]... [sysfs <netns>]
  *   hangar-idmount teardown <dir> [image <mnt>]...
  *
  * setup, in <dir> (made by the node; every path below is relative to it, so
@@ -14,6 +14,9 @@
  *          upperdir=w/upper, workdir=w/work). The idmapped clone is detached
  *          again once the overlay holds it (overlay keeps private clones of
  *          its layers), so the only mounts left are w/ and rootfs/.
+ *   file   (after root) a copy of the small host file <src> at w/files/<n>,
+ *          n = 0, 1, … in argument order: bound read-only into the sandbox
+ *          from there, its mountinfo shows /files/<n>, not the host path.
  *   image  <file> (an EROFS image) mounted read-only at the absolute <mnt>
  *          through a read-only autoclear loop device: the device goes away
  *          with the last unmount.
@@ -146,6 +149,29 @@ static void setup_root(const char *lower, unsigned long idbase, unsigned long lo
   rmdir("lower");
 }
 
+static void copy_file(const char *src, int n) {
+  char dst[32], buf[65536];
+  snprintf(dst, sizeof dst, "w/files/%d", n);
+  int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (in < 0) die("open", src);
+  int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (out < 0) die("create", dst);
+  for (;;) {
+    ssize_t r = read(in, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) die("read", src);
+    if (r == 0) break;
+    for (ssize_t off = 0; off < r;) {
+      ssize_t w = write(out, buf + off, (size_t)(r - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) die("write", dst);
+      off += w;
+    }
+  }
+  close(in);
+  if (close(out) != 0) die("close", dst);
+}
+
 static void setup_image(const char *file, const char *mnt) {
   int src = open(file, O_RDONLY | O_CLOEXEC);
   if (src < 0) die("open", file);
@@ -247,6 +273,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *netns = NULL;
+  int has_root = 0, files = 0;
   for (int i = 3; i < argc;) {
     if (strcmp(argv[i], "root") == 0 && i + 3 < argc && has_dir) {
       unsigned long long idbase = number(argv[i + 2], "idbase");
@@ -255,7 +282,11 @@ int main(int argc, char **argv) {
         die("idbase", argv[i + 2]);
       }
       setup_root(argv[i + 1], (unsigned long)idbase, number(argv[i + 3], "bytes"));
+      has_root = 1;
       i += 4;
+    } else if (strcmp(argv[i], "file") == 0 && i + 1 < argc && has_root) {
+      copy_file(argv[i + 1], files++);
+      i += 2;
     } else if (strcmp(argv[i], "image") == 0 && i + 2 < argc && argv[i + 2][0] == '/') {
       setup_image(argv[i + 1], argv[i + 2]);
       i += 3;

@@ -6,11 +6,15 @@
  * Shim mode (run by the node, in its own session, stdio ignored, optionally a
  * report pipe on fd 3):
  *
- *   hangar-shim <sandbox-dir> <log-path> <oom-file|-> <init|noinit> -- <runc> [args...]
+ *   hangar-shim <sandbox-dir> <log-path> <oom-file|-> <init|noinit> [+ <prep> [args...]] -- <runc> [args...]
  *
  *   1. becomes a child subreaper and ignores SIGTERM/SIGINT/SIGHUP/SIGPIPE, so
  *      it outlives the node and the container init is reparented to it;
  *   2. writes its pid to <dir>/shim.pid;
+ *   2b. with `+`, first runs <prep> (hangar-idmount setup: the sandbox's host
+ *      mounts) and waits for it: the shim is spawned anyway, so the node pays
+ *      no second process start. Its stderr goes to <dir>/prep.err; if it fails
+ *      the shim reports "fail prep: <first line of prep.err>" and exits;
  *   3. runs the runc command (`runc run -d --pid-file <dir>/pid ...`) with
  *      stdin=/dev/null and stdout/stderr = <log-path> opened O_APPEND, which the
  *      container inherits; with `init`, fd 3 of runc is the write end of a
@@ -141,6 +145,48 @@ static void report(const char *line) {
   report_fd = -1;
 }
 
+static void die(const char *what);
+
+/* Runs the preparation command to completion; reports and exits if it fails. */
+static void run_prep(char **prep, int devnull) {
+  char errpath[4096], why[400] = "", line[512];
+  int errfd, status = 0;
+  sigset_t none;
+  pid_t pid;
+  if (snprintf(errpath, sizeof errpath, "%s/prep.err", dir) >= (int)sizeof errpath) {
+    report("fail prep: path too long\n");
+    exit(1);
+  }
+  errfd = open(errpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (errfd < 0) die("prep.err");
+  pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(errfd, 2) < 0) _exit(126);
+    execv(prep[0], prep);
+    _exit(127);
+  }
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) die("waitpid prep");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    close(errfd);
+    return;
+  }
+  ssize_t n = pread(errfd, why, sizeof why - 1, 0);
+  why[n > 0 ? n : 0] = '\0';
+  why[strcspn(why, "\n")] = '\0';
+  snprintf(line, sizeof line, "fail prep: %s\n", why[0] ? why : (WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "cannot execute it" : "failed"));
+  report(line);
+  exit(1);
+}
+
 static void die(const char *what) {
   char line[512];
   snprintf(line, sizeof line, "fail %s: %s\n", what, strerror(errno));
@@ -239,15 +285,28 @@ static int app_status(int init_status, const char *lines) {
 
 int main(int argc, char **argv) {
   const char *log_path, *oom_file;
-  char **cmd, line[512], lines[512] = "";
+  char **cmd = NULL, line[512], lines[512] = "";
   int devnull, logfd, i, n_early = 0, use_init, sp[2] = {-1, -1};
   pid_t runc_pid, app_pid = -1;
   struct { pid_t pid; int status; } early[MAX_EARLY];
   sigset_t none;
 
   if (argc >= 3 && strcmp(argv[1], "--init") == 0) return init_main(argv + 2);
-  if (argc < 7 || strcmp(argv[5], "--") != 0) {
-    fprintf(stderr, "usage: hangar-shim <sandbox-dir> <log-path> <oom-file|-> <init|noinit> -- <runc> [args...]\n"
+  char **prep = NULL;
+  if (argc >= 8 && strcmp(argv[5], "+") == 0) {
+    /* <prep...> ends at the first "--": it becomes prep's argv terminator. */
+    for (i = 6; i < argc && strcmp(argv[i], "--") != 0; i++) {
+    }
+    if (i > 6 && i + 1 < argc) {
+      prep = argv + 6;
+      argv[i] = NULL;
+      cmd = argv + i + 1;
+    }
+  } else if (argc >= 7 && strcmp(argv[5], "--") == 0) {
+    cmd = argv + 6;
+  }
+  if (cmd == NULL) {
+    fprintf(stderr, "usage: hangar-shim <sandbox-dir> <log-path> <oom-file|-> <init|noinit> [+ <prep> [args...]] -- <runc> [args...]\n"
                     "       hangar-shim --init <app> [args...]\n");
     return 2;
   }
@@ -255,7 +314,6 @@ int main(int argc, char **argv) {
   log_path = argv[2];
   oom_file = argv[3];
   use_init = strcmp(argv[4], "init") == 0;
-  cmd = argv + 6;
 
   if (fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC) == 0) report_fd = REPORT_FD;
   syscall(SYS_close_range, REPORT_FD + 1, ~0U, 0); /* nothing else of the node's leaks to runc */
@@ -276,6 +334,7 @@ int main(int argc, char **argv) {
   logfd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (logfd < 0) die(log_path);
   if (use_init && pipe2(sp, O_CLOEXEC) < 0) die("pipe");
+  if (prep != NULL) run_prep(prep, devnull);
 
   runc_pid = fork();
   if (runc_pid < 0) die("fork");

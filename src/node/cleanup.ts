@@ -36,7 +36,7 @@ export async function cleanupNode(config: NodeConfig, opts: { force: boolean; lo
     }
     for (const s of sandboxes) await runtime.remove(s.id);
     // Roots and sysfs mounts went with their sandboxes; a shared image mount whose last user vanished mid-remove may not have.
-    await runtime.sweepMounts();
+    await runtime.hostMounts.sweep();
     const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger: opts.logger });
     await network.destroy();
     const cgroups = await removeCgroupTree(config.cgroupParent);

@@ -14,7 +14,8 @@ const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer', 'devi
 
 /**
  * Everything a node may leave on the host, checked after a test tore its node
- * down: runc containers, shim/runc processes, netns, veths, iptables chains, mounts, cgroups.
+ * down: runc containers, shim/runc processes, netns, veths, iptables chains,
+ * mounts, loop devices backed by files under the home, cgroups.
  * Returns one line per leak (empty = clean).
  */
 export async function findLeaks(s: LeakScope): Promise<string[]> {
@@ -46,6 +47,12 @@ export async function findLeaks(s: LeakScope): Promise<string[]> {
   }
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     if (line.includes(s.home)) leaks.push(`mount ${line.split(' ')[4] ?? line}`);
+  }
+  // Image mounts (ROMs) sit on autoclear loop devices: one left means a mount is still held somewhere.
+  const loops = await exec('losetup', ['--list', '--json', '--output', 'NAME,BACK-FILE'], { allowFailure: true });
+  if (loops.code === 0 && loops.stdout.trim() !== '') {
+    const list = (JSON.parse(loops.stdout) as { loopdevices?: Array<{ name: string; 'back-file': string | null }> }).loopdevices ?? [];
+    for (const l of list) if ((l['back-file'] ?? '').startsWith(`${s.home}/`)) leaks.push(`loop device ${l.name}: ${l['back-file'] ?? ''}`);
   }
   for (const ctrl of CGROUP_CONTROLLERS) {
     const dir = `/sys/fs/cgroup/${ctrl}${s.cgroupParent}`;

@@ -11,9 +11,7 @@
  *                             shim.pid  pid of the shim
  *                             runc.log  the CLI's JSON log of `run`
  *                             exit      {"exitCode","signal","oomKilled","at"} written by the shim
- *                             mounts.json  which shared image mounts it uses (hostmounts.ts)
- *   <stateDir>/roots/<id>/             its writable root and sysfs, mounted on the host (hostmounts.ts)
- *   <stateDir>/images/<key>/           image mounts shared by its sandboxes
+ *   <stateDir>/roots/, images/         host mounts: writable roots, sysfs, shared images (hostmounts.ts)
  * The sandbox cgroup is <cgroupParent>/<id> (default /hangar/<id>).
  */
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -71,7 +69,8 @@ export abstract class OciDriver implements RuntimeDriver {
   private readonly startTimeoutMs: number;
   private readonly useInit: boolean;
   private readonly cgroups = new Cgroups();
-  protected readonly hostMounts: HostMounts;
+  /** Host-side mounts of the sandboxes (roots, sysfs, shared image mounts); ready once list() or start() ran. */
+  readonly hostMounts: HostMounts;
   private readonly cgroupNamespace = hasCgroupNamespace();
   private readonly nofile = sandboxNofile();
   private ready: Promise<void> | undefined;
@@ -132,7 +131,7 @@ export abstract class OciDriver implements RuntimeDriver {
     const t0 = performance.now();
     const cgroupsPath = this.cgroupPath(id);
     try {
-      const host = await this.hostMounts.prepare(spec);
+      const { view: host, prepArgv } = await this.hostMounts.prepare(spec);
       const config = buildOciConfig(spec, {
         cgroupsPath,
         cgroupNamespace: this.cgroupNamespace,
@@ -148,6 +147,7 @@ export abstract class OciDriver implements RuntimeDriver {
         oomFile: this.cgroups.oomFile(cgroupsPath),
         init: this.useInit,
         runcArgv: this.cli.runArgv(id, dir, join(dir, 'pid'), join(dir, 'runc.log'), this.useInit ? 1 : 0),
+        ...(prepArgv ? { prepArgv } : {}),
         timeoutMs: this.startTimeoutMs,
       });
       this.shims.set(id, shim);
@@ -392,12 +392,6 @@ export abstract class OciDriver implements RuntimeDriver {
   /** Path of the state directory of sandbox `id` (for diagnostics and tests). */
   sandboxDir(id: string): string {
     return this.dir(id);
-  }
-
-  /** Unmounts shared image mounts no sandbox uses any more (left by a crash); returns how many. */
-  async sweepMounts(): Promise<number> {
-    await this.init();
-    return this.hostMounts.sweep();
   }
 
   /** Whether anything of sandbox `id` is left on disk (state dir or runc state). */

@@ -1,7 +1,9 @@
 /**
  * What an OCI sandbox sees that the host mounts for it (runc cannot make these
- * from inside the sandbox's user namespace), all made by one run of
- * native/hangar-idmount per start:
+ * from inside the sandbox's user namespace), made by native/hangar-idmount,
+ * which the sandbox's shim runs before runc (no process start of the node's
+ * own on the start path; only the first sandbox of an image mount runs it
+ * from the node, to mount that image under a lock):
  *   - a private writable root: overlay(idmapped shared tree, tmpfs upper) so the
  *     sandbox's root owns what the image's root owns, writes stay private and
  *     count against its memory (tmpfs pages are charged to the writer's memcg);
@@ -22,7 +24,7 @@
  *                          so a restarted node knows who uses which image mount.
  */
 import { createHash } from 'node:crypto';
-import { chmod, chown, copyFile, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SandboxMount, SandboxSpec } from '../../core/ports/runtime.js';
 import { HangarError } from '../../lib/errors.js';
@@ -77,61 +79,70 @@ export class HostMounts {
     return createHash('sha256').update(source).digest('hex').slice(0, 32);
   }
 
-  /** Mounts what `spec` needs; the sandbox state dir exists. On failure the caller runs release(). */
-  async prepare(spec: SandboxSpec): Promise<HostView> {
+  /**
+   * Mounts the shared image mounts `spec` needs and returns the command that
+   * makes its own (root, copies, sysfs) for the shim to run before runc, and
+   * where the config finds them. The sandbox state dir exists. On failure
+   * (here or in the shim) the caller runs release().
+   */
+  async prepare(spec: SandboxSpec): Promise<{ view: HostView; prepArgv?: string[] }> {
     const { id } = spec;
     const imageMounts = spec.mounts.filter((m): m is ImageMount => m.type === 'image');
     const writable = spec.root.kind === 'dir' ? spec.root.writable : undefined;
     const images = new Map(imageMounts.map((m) => [m.source, join(this.imagesDir, this.imageKey(m.source))]));
     const view: HostView = { images, copies: new Map() };
-    if (!writable && !spec.netnsPath && images.size === 0) return view;
-    // Recorded first: a crash after mounting must still find who uses what.
-    const record: MountsRecord = { images: [...new Set([...images.values()].map((p) => p.slice(this.imagesDir.length + 1)))] };
-    await writeFile(join(this.sandboxesDir, id, RECORD), JSON.stringify(record));
+    if (!writable && !spec.netnsPath && images.size === 0) return { view };
+    if (images.size > 0) {
+      // Recorded first: a crash after mounting must still find who uses what.
+      const record: MountsRecord = { images: [...new Set([...images.values()].map((p) => p.slice(this.imagesDir.length + 1)))] };
+      await writeFile(join(this.sandboxesDir, id, RECORD), JSON.stringify(record));
+    }
+    if (imageMounts.length > 0) await this.mountImages(id, imageMounts, images);
+    if (!writable && !spec.netnsPath) return { view };
     const dir = join(this.rootsDir, id);
-    const args = ['setup', writable || spec.netnsPath ? dir : '-'];
-    if (writable || spec.netnsPath) {
-      const idBase = spec.idMapBase ?? SANDBOX_ID_BASE;
-      await mkdir(dir, { mode: 0o700 });
-      await chown(dir, idBase, idBase);
-      if (writable) {
-        args.push('root', rootDir(spec), String(idBase), String(Math.max(1024 * 1024, Math.floor(writable.sizeBytes))));
-        view.root = { path: join(dir, 'rootfs'), readonly: false };
-      }
-      if (spec.netnsPath) {
-        args.push('sysfs', spec.netnsPath);
-        view.sysfs = join(dir, 'sys');
-      }
+    const prepArgv = [this.helper, 'setup', dir];
+    const idBase = spec.idMapBase ?? SANDBOX_ID_BASE;
+    await mkdir(dir, { mode: 0o700 });
+    await chown(dir, idBase, idBase);
+    if (writable) {
+      prepArgv.push('root', rootDir(spec), String(idBase), String(Math.max(1024 * 1024, Math.floor(writable.sizeBytes))));
+      view.root = { path: join(dir, 'rootfs'), readonly: false };
+      const copies = await this.smallFiles(spec);
+      for (const source of copies) prepArgv.push('file', source);
+      view.copies = new Map(copies.map((source, n) => [source, join(dir, 'w', 'files', String(n))]));
     }
-    if (imageMounts.length === 0) await this.run(args, id); // something to do: a root or a sysfs
-    else {
-      await this.images.run(async () => {
-        const base = await stat(this.imagesDir);
-        for (const m of imageMounts) {
-          const mnt = images.get(m.source) as string;
-          const st = await stat(mnt).catch(() => undefined);
-          if (st && st.dev !== base.dev) continue; // mounted for an earlier sandbox
-          if (!args.includes(mnt)) args.push('image', m.source, mnt);
-        }
-        if (args.length > 2) await this.run(args, id);
-      });
+    if (spec.netnsPath) {
+      prepArgv.push('sysfs', spec.netnsPath);
+      view.sysfs = join(dir, 'sys');
     }
-    if (writable) view.copies = await this.copyFiles(spec, join(dir, 'w', 'files'));
-    return view;
+    return { view, prepArgv };
   }
 
-  private async copyFiles(spec: SandboxSpec, filesDir: string): Promise<Map<string, string>> {
-    const copies = new Map<string, string>();
-    for (const m of spec.mounts) {
-      if (m.type !== 'bind' || !m.readonly || copies.has(m.source)) continue;
-      const st = await stat(m.source).catch(() => undefined);
-      if (!st?.isFile() || st.size > COPY_MAX_BYTES) continue;
-      const to = join(filesDir, String(copies.size));
-      await copyFile(m.source, to);
-      await chmod(to, 0o444);
-      copies.set(m.source, to);
-    }
-    return copies;
+  /** Mounts the image sources no earlier sandbox mounted, under the lock that unmounting takes too. */
+  private mountImages(id: string, imageMounts: readonly ImageMount[], images: ReadonlyMap<string, string>): Promise<void> {
+    return this.images.run(async () => {
+      const args = ['setup', '-'];
+      const base = await stat(this.imagesDir);
+      for (const m of imageMounts) {
+        const mnt = images.get(m.source) as string;
+        const st = await stat(mnt).catch(() => undefined);
+        if (st && st.dev !== base.dev) continue; // mounted for an earlier sandbox
+        if (!args.includes(mnt)) args.push('image', m.source, mnt);
+      }
+      if (args.length > 2) await this.run(args, id);
+    });
+  }
+
+  /** Read-only bind sources small enough to copy (config files such as /etc/hosts), in mount order. */
+  private async smallFiles(spec: SandboxSpec): Promise<string[]> {
+    const sources = [...new Set(spec.mounts.flatMap((m) => (m.type === 'bind' && m.readonly ? [m.source] : [])))];
+    const small = await Promise.all(
+      sources.map(async (source) => {
+        const st = await stat(source).catch(() => undefined);
+        return st?.isFile() === true && st.size <= COPY_MAX_BYTES;
+      }),
+    );
+    return sources.filter((_, i) => small[i]);
   }
 
   private async run(args: string[], id: string): Promise<void> {
@@ -157,7 +168,7 @@ export class HostMounts {
       if (hasDir || args.length > 2) await this.run(args, id);
       // rmdir, never a recursive rm: a mount that is still there must not be emptied.
       if (hasDir) await rmdir(dir);
-      await writeFile(join(this.sandboxesDir, id, RECORD), JSON.stringify({ images: [] })).catch(() => undefined);
+      if (mine) await writeFile(join(this.sandboxesDir, id, RECORD), JSON.stringify({ images: [] })).catch(() => undefined);
     });
   }
 

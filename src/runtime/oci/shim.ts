@@ -20,6 +20,8 @@ export interface ShimOptions {
   init: boolean;
   /** The runc command line the shim runs. */
   runcArgv: string[];
+  /** A command the shim runs to completion before runc (the sandbox's host mounts), saving the node a process start. */
+  prepArgv?: string[];
   timeoutMs: number;
 }
 
@@ -44,7 +46,8 @@ export class ShimError extends Error {
 
 export function startShim(o: ShimOptions): Promise<ShimHandle> {
   return new Promise((resolve, reject) => {
-    const child = spawn(o.shimPath, [o.dir, o.logPath, o.oomFile, o.init ? 'init' : 'noinit', '--', ...o.runcArgv], {
+    const prep = o.prepArgv && o.prepArgv.length > 0 ? ['+', ...o.prepArgv] : [];
+    const child = spawn(o.shimPath, [o.dir, o.logPath, o.oomFile, o.init ? 'init' : 'noinit', ...prep, '--', ...o.runcArgv], {
       detached: true,
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
       cwd: '/',

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { SandboxSpec } from '../../../src/core/ports/runtime.js';
+import { HangarError } from '../../../src/lib/errors.js';
 import { SANDBOX_ID_BASE, SANDBOX_ID_COUNT } from '../../../src/lib/idmap.js';
 import { Cgroups, keyed } from '../../../src/runtime/oci/cgroup.js';
 import { hasListener } from '../../../src/runtime/oci/procnet.js';
@@ -87,6 +88,30 @@ test('the OCI config isolates the sandbox and keeps the shared rootfs read-only'
   assert.equal(own.linux.namespaces.find((n) => n.type === 'network')?.path, undefined);
   assert.equal(own.linux.namespaces.some((n) => n.type === 'cgroup'), false);
   assert.equal(own.mounts.find((m) => m.destination === '/sys')?.type, 'sysfs');
+});
+
+test('with host mounts the config boots the private root, binds the netns sysfs, the shared image mount and the file copies', () => {
+  const withRom: SandboxSpec = { ...spec, mounts: [...spec.mounts, { type: 'image', source: '/h/rom.erofs', target: '/rom', fsType: 'erofs', readonly: true }] };
+  const host = {
+    root: { path: '/s/roots/abc/rootfs', readonly: false },
+    sysfs: '/s/roots/abc/sys',
+    images: new Map([['/h/rom.erofs', '/s/images/k1']]),
+    copies: new Map([['/h/hosts', '/s/roots/abc/w/files/0']]),
+  };
+  const c = buildOciConfig(withRom, { cgroupsPath: '/h/abc', cgroupNamespace: false, nofile: 1024, host }) as unknown as Config;
+  assert.deepEqual(c.root, { path: '/s/roots/abc/rootfs', readonly: false });
+  const byDest = new Map(c.mounts.map((m) => [m.destination, m]));
+  assert.equal(byDest.get('/sys')?.source, '/s/roots/abc/sys');
+  assert.ok(byDest.get('/sys')?.options?.includes('ro'));
+  assert.deepEqual(byDest.get('/rom'), { destination: '/rom', type: 'none', source: '/s/images/k1', options: ['bind', 'ro', 'nosuid', 'nodev'] });
+  assert.equal(byDest.get('/etc/hosts')?.source, '/s/roots/abc/w/files/0', 'a copied file is bound from its copy');
+  assert.equal(byDest.get('/etc/resolv.conf')?.source, '/h/resolv.conf', 'not copied: bound from the host');
+  assert.equal(byDest.get('/vol')?.source, '/h/vol', 'a writable bind is never a copy');
+  assert.ok(!(c as unknown as { linux: { maskedPaths: string[] } }).linux.maskedPaths.some((p) => p.includes('/net')), 'no interface masking');
+  assert.throws(
+    () => buildOciConfig(withRom, { cgroupsPath: '/h/abc', cgroupNamespace: false, nofile: 1024 }),
+    (e: unknown) => e instanceof HangarError && e.kind === 'failed_precondition' && /not mounted on the host/.test(e.message),
+  );
 });
 
 test('LISTEN sockets are found in /proc/net/tcp tables', () => {
