@@ -36,6 +36,32 @@ export interface NetworkInfo {
   mac: string;
 }
 
+/** `erofs` (mountable at `at`), `cpio` or `raw`: what the ROM's first bytes say. */
+export type RomFormat = 'erofs' | 'cpio' | 'raw';
+
+/**
+ * One ROM attached to an instance: read-only bytes the app finds at
+ * `romDevicePath(rom)` and, with `at`, mounted there (EROFS only). The bytes
+ * are content-addressed (`digest`), so instances with the same ROM share them.
+ */
+export interface InstanceRom {
+  /** As the user gave it, or `ukp_rom<N>` for an unnamed one (`numbered`). */
+  name: string;
+  /** True when the node numbered it (the user gave no name). */
+  numbered?: boolean;
+  /** The ROM image reference as given (image ROMs). */
+  image?: string;
+  /** Manifest (or index) digest the reference resolved to: keeps the image in use. */
+  imageDigest?: string;
+  /** Paths of the files of an inline ROM (their bytes are in the packed EROFS only). */
+  files?: string[];
+  at?: string;
+  /** sha256 of the ROM bytes: the ROM layer's digest, or the packed inline EROFS's. */
+  digest: string;
+  format: RomFormat;
+  sizeBytes: number;
+}
+
 export interface RestartInfo {
   attempt: number;
   nextAt?: string;
@@ -86,6 +112,8 @@ export interface Instance {
   idRange?: number;
   /** Accumulated uptime of earlier runs, in ms (the current run is added on read). */
   uptimeMs: number;
+  /** Read-only blobs attached at create (or by PATCH while stopped); absent = none. */
+  roms?: InstanceRom[];
 }
 
 export const DEFAULT_MEMORY_MB = 128;

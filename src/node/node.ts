@@ -31,6 +31,9 @@ import { ensureTraversable, makeHomePrivate } from './traverse.js';
 import { nodeCapacity, tuneHost } from './host-tuning.js';
 import { Admission } from '../core/instances/admission.js';
 import { RegistryUsage } from '../store/registry-usage.js';
+import { instanceRomImages } from '../core/images/roms.js';
+import { RomImageResolver } from '../image/rom-images.js';
+import { RomFileStore } from '../image/rom-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -75,7 +78,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   const imageService = new ImageService({
     pins,
     clock: systemClock,
-    sources: [instanceImages(() => store.allInstances())],
+    sources: [instanceImages(() => store.allInstances()), instanceRomImages(() => store.allInstances())],
     repositories: registry.owners,
     userNamed: async (name) => (await store.getUserByName(name))?.uuid,
   });
@@ -87,14 +90,23 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   const runtimes = new DriverRegistry([runtime], config.runtime);
   const puller = new ImagePuller({ store: images, registry, central: config.central, logger, lease: (d) => imageService.lease(d), access: imageService, egress: new RegistryEgress({ central: config.central?.url, allowed: config.allowedRegistries, subnets: [config.network.subnet] }), runnable: (kind) => runtimes.runsKind(kind), driverName: runtimes.default.name });
   const catalog = new NodeImageCatalog({ registry, puller, images: imageService, userName: async (u) => (await store.getUser(u))?.name, gc: () => images.prune(), logger });
+  // ROM bytes, one file per digest under the home; files no instance names (and temp leftovers) go at start.
+  const roms = new RomFileStore({
+    root: join(config.home, 'roms'),
+    referenced: async () => new Set((await store.allInstances()).flatMap((i) => (i.roms ?? []).map((r) => r.digest))),
+    images: new RomImageResolver({ puller, registry, lease: (d) => imageService.lease(d) }),
+    blobPath: (d) => registry.blobPath(d),
+    logger,
+  });
+  await roms.init();
   const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger });
   await network.init();
   const logs = new FileLogStore(join(config.home, 'logs'));
   makeHomePrivate(config.home);
   const admission = new Admission(config.quotas, nodeCapacity(config.overcommit), nodeId);
   const registryUsage = new RegistryUsage(join(config.home, 'state.db'));
-  const lifecycle = new Lifecycle({ store, runtimes, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs, admission });
-  const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle, admission });
+  const lifecycle = new Lifecycle({ store, runtimes, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs, admission, roms });
+  const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle, admission, roms });
 
   const rec = await lifecycle.reconcile();
   logger.info({ nodeId, ...rec }, 'reconciled instances with the host');

@@ -43,6 +43,8 @@ const REACHABLE: ReadonlyMap<string, number | 'keep'> = new Map<string, number |
   ['net', TRAVERSE],
   ['net/hosts', 'keep'],
   ['net/resolv.conf', 'keep'],
+  // ROM bytes, bound read-only as each ROM's device: 0711 folders, 0644 files named by digest (image/rom-store.ts).
+  ['roms', 'keep'],
 ]);
 
 /**

@@ -59,7 +59,7 @@ export const BAD_REQUESTS: BadRequest[] = [
   { what: 'autostart not a boolean', method: 'POST', path: '/v1/instances', body: { image: 'hello:latest', autostart: 'yes' }, status: 400, mentions: 'autostart' },
   { what: 'timeout_s without autostart', method: 'POST', path: '/v1/instances', body: { image: 'hello:latest', autostart: false, timeout_s: 5 }, status: 400, mentions: 'timeout_s' },
   { what: 'negative replicas', method: 'POST', path: '/v1/instances', body: { image: 'hello:latest', replicas: -1 }, status: 400, mentions: 'replicas' },
-  { what: 'too many replicas', method: 'POST', path: '/v1/instances', body: { image: 'hello:latest', replicas: 100000 }, status: 400, mentions: 'replicas' },
+  { what: 'too many replicas', method: 'POST', path: '/v1/instances', body: { image: 'hello:latest', replicas: 100000 }, status: 429, mentions: 'replicas' },
   { what: 'hostname not a label', method: 'POST', path: '/v1/instances', body: { image: 'hello:latest', hostname: 'a.b.c' }, status: 400, mentions: 'hostname' },
   { what: 'tags not strings', method: 'POST', path: '/v1/instances', body: { image: 'hello:latest', tags: [1] }, status: 400, mentions: 'tags[0]' },
   { what: 'second bulk item bad', method: 'POST', path: '/v1/instances', body: [{ image: 'hello:latest', name: 'ok-one' }, { image: 'hello:latest', memory_mb: 'x' }], status: 400, mentions: '[1].memory_mb' },

@@ -2,7 +2,9 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Instance, InstanceState } from '../../core/instance.js';
 import type { CreateInstanceInput } from '../../core/instances/input.js';
-import type { InstanceRef } from '../../core/instances/service.js';
+import type { InstanceRef, RomsUpdate } from '../../core/instances/service.js';
+import type { RomInput } from '../../core/instances/rom-input.js';
+import type { ImageSource } from '../../core/ports/images.js';
 import type { User } from '../../core/ports/store.js';
 import { invalid } from '../../lib/errors.js';
 import type { ApiDeps, AppEnv, Ctx } from '../context.js';
@@ -28,7 +30,11 @@ import {
   updateItemSchema,
   waitByUuidSchema,
   waitItemSchema,
+  romsAddSchema,
+  UPDATE_PROPS,
+  romsDelSchema,
   type CreateInstanceBody,
+  type RomBody,
 } from '../schemas/instances.js';
 import { instanceToWire } from '../wire/instance.js';
 
@@ -37,14 +43,42 @@ const MAX_LOG_CHUNK = 1024 * 1024;
 
 const toRef = (r: RefLike): InstanceRef => (r.uuid !== undefined ? { uuid: r.uuid.toLowerCase() } : { name: r.name ?? '' });
 
+type ImageBody = CreateInstanceBody['image'];
+
+/** The non-`url` parts of an ImageSpec, when it has any. */
+function imageSourceOf(image: ImageBody): ImageSource | undefined {
+  if (typeof image === 'string') return undefined;
+  const { credentials, headers, pull_policy } = image;
+  if (!credentials && !headers && !pull_policy) return undefined;
+  return { ...(credentials ? { credentials } : {}), ...(headers ? { headers } : {}), ...(pull_policy ? { pullPolicy: pull_policy } : {}) };
+}
+
+function toRomInput(r: RomBody): RomInput {
+  const source = r.image === undefined ? undefined : imageSourceOf(r.image);
+  return {
+    ...(r.name !== undefined ? { name: r.name } : {}),
+    ...(r.image !== undefined ? { image: typeof r.image === 'string' ? r.image : r.image.url } : {}),
+    ...(source ? { imageSource: source } : {}),
+    ...(r.at !== undefined ? { at: r.at } : {}),
+    ...(r.files !== undefined ? { files: r.files } : {}),
+  };
+}
+
+/** A PATCH of `roms`, its value checked for shape (errors name `value…`). */
+function toRomsUpdate(op: 'set' | 'add' | 'del', value: unknown): RomsUpdate {
+  if (op === 'del') {
+    const names = parseWith(romsDelSchema, value, 'value');
+    return names === undefined ? { op } : { op, names: typeof names === 'string' ? [names] : names };
+  }
+  const roms = parseWith(romsAddSchema, value, 'value');
+  return { op, roms: (Array.isArray(roms) ? roms : [roms]).map(toRomInput) };
+}
+
 function toCreateInput(b: CreateInstanceBody): CreateInstanceInput {
   const input: CreateInstanceInput = { image: typeof b.image === 'string' ? b.image : b.image.url };
-  if (typeof b.image !== 'string') {
-    const { credentials, headers, pull_policy } = b.image;
-    if (credentials || headers || pull_policy) {
-      input.imageSource = { ...(credentials ? { credentials } : {}), ...(headers ? { headers } : {}), ...(pull_policy ? { pullPolicy: pull_policy } : {}) };
-    }
-  }
+  const imageSource = imageSourceOf(b.image);
+  if (imageSource) input.imageSource = imageSource;
+  if (b.roms !== undefined) input.roms = b.roms.map(toRomInput);
   if (b.name !== undefined) input.name = b.name;
   if (b.args !== undefined) input.args = b.args;
   if (b.env !== undefined) input.env = b.env;
@@ -314,10 +348,13 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
   });
 
   // --- update -------------------------------------------------------------
+  type UpdateArgs = { prop: (typeof UPDATE_PROPS)[number]; op: 'set' | 'add' | 'del'; value?: unknown };
+  const updateOne = (u: User, ref: InstanceRef, it: UpdateArgs): Promise<Instance> =>
+    it.prop === 'roms' ? svc.updateRoms(u, ref, toRomsUpdate(it.op, it.value)) : svc.update(u, ref, { prop: it.prop, op: it.op, value: it.value });
   app.patch('/', async (c) => {
     const { items } = oneOrMany(updateItemSchema, await requireJson(c));
     return reply(c, await perItem(items, async (it) => {
-      const inst = await svc.update(user(c), toRef(it), { prop: it.prop, op: it.op, value: it.value });
+      const inst = await updateOne(user(c), toRef(it), it);
       return { status: 'success', uuid: inst.uuid, name: inst.name, ...(it.id !== undefined ? { id: it.id } : {}) };
     }));
   });
@@ -328,7 +365,7 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
     const entries: Entry[] = [];
     for (const it of items) {
       entries.push(...(await perItem([{ uuid, id: it.id }], async () => {
-        const inst = await svc.update(user(c), { uuid }, { prop: it.prop, op: it.op, value: it.value });
+        const inst = await updateOne(user(c), { uuid }, it);
         return { status: 'success', uuid: inst.uuid, name: inst.name, ...(it.id !== undefined ? { id: it.id } : {}) };
       })));
     }

@@ -28,6 +28,27 @@ export const imageSpecSchema = z.strictObject({
   pull_policy: z.enum(['always', 'if_not_present', 'never']).optional(),
 });
 
+/** One ROM (ukc-api.md §4 `roms`): shapes only; the rules (limits, names, `at`, paths, base64) are core/instances/rom-input.ts's. */
+export const romFileSchema = z.strictObject({
+  path: z.string().max(4096),
+  encoding: z.enum(['text', 'base64']).optional(),
+  data: z.string(),
+});
+export const romSchema = z.strictObject({
+  name: z.string().max(63).optional(),
+  image: z.union([z.string().min(1).max(512), imageSpecSchema]).optional(),
+  at: z.string().max(1024).optional(),
+  files: z.array(romFileSchema).max(16, 'at most 16 files per inline ROM').optional(),
+});
+export type RomBody = z.infer<typeof romSchema>;
+export const romsSchema = z.array(romSchema).max(8, 'at most 8 ROMs per instance');
+/** PATCH `roms`: `set`/`add` take ROMs (one or an array), `del` names (one or an array; none = all). */
+export const romsAddSchema = z.union([romsSchema, romSchema]);
+export const romsDelSchema = z.union([z.string().min(1).max(63), z.array(z.string().min(1).max(63)).max(8)]).optional();
+
+/** What PATCH may change: the core's updatable fields, and `roms` (their own path: they need the ROM store). */
+export const UPDATE_PROPS = [...UPDATABLE_PROPS, 'roms'] as const;
+
 export const createInstanceSchema = z.strictObject({
   name: z.string().min(1).max(63).optional(),
   image: z.union([z.string().min(1).max(512), imageSpecSchema]),
@@ -43,6 +64,7 @@ export const createInstanceSchema = z.strictObject({
   features: z.array(z.enum(FEATURES)).max(8).optional(),
   tags: z.array(z.string().min(1).max(128)).max(64).optional(),
   hostname: z.string().min(1).max(63).optional(),
+  roms: romsSchema.optional(),
 });
 export type CreateInstanceBody = z.infer<typeof createInstanceSchema>;
 
@@ -67,7 +89,7 @@ export const suspendByUuidSchema = z.strictObject({ drain_timeout_ms: int.min(-1
 
 const updateFields = {
   id: z.string().max(128).optional(),
-  prop: z.enum(UPDATABLE_PROPS),
+  prop: z.enum(UPDATE_PROPS),
   op: z.enum(['set', 'add', 'del']),
   value: z.unknown().optional(),
 };

@@ -1,4 +1,23 @@
-import type { Instance } from '../../core/instance.js';
+import type { Instance, InstanceRom } from '../../core/instance.js';
+import { romDevicePath } from '../../core/instances/roms.js';
+
+/**
+ * A ROM as the instance object shows it: the contract's `{name, image?, at?,
+ * files?}` (inline files by path only: their bytes are in the ROM, not
+ * echoed), plus where the app finds it and what it is.
+ */
+export function romToWire(r: InstanceRom): Record<string, unknown> {
+  return {
+    name: r.name,
+    ...(r.image !== undefined ? { image: r.image } : {}),
+    ...(r.at !== undefined ? { at: r.at } : {}),
+    ...(r.files !== undefined ? { files: r.files.map((path) => ({ path })) } : {}),
+    device: romDevicePath(r),
+    digest: r.digest,
+    format: r.format,
+    size_in_bytes: r.sizeBytes,
+  };
+}
 
 /** Instance → the UKC wire object (`Instance` in the platform OpenAPI). */
 export function instanceToWire(inst: Instance, uptimeMs: number, details = true): Record<string, unknown> {
@@ -25,6 +44,7 @@ export function instanceToWire(inst: Instance, uptimeMs: number, details = true)
     delete_lock: inst.deleteLock,
     type: 'micro',
     volumes: [],
+    roms: (inst.roms ?? []).map(romToWire),
   };
   if (inst.startedAt) w['started_at'] = inst.startedAt;
   if (inst.stoppedAt) w['stopped_at'] = inst.stoppedAt;

@@ -1,7 +1,8 @@
-import { invalid } from '../../lib/errors.js';
+import { HangarError, invalid } from '../../lib/errors.js';
 import { isDnsLabel } from '../../lib/ids.js';
 import { DEFAULT_MEMORY_MB, DEFAULT_VCPUS, type Feature, type RestartPolicy } from '../instance.js';
 import type { ImageSource } from '../ports/images.js';
+import { checkRoms, type CheckedRom, type RomInput } from './rom-input.js';
 
 /** What a create asks for, after the API has checked shapes and types. */
 export interface CreateInstanceInput {
@@ -20,6 +21,8 @@ export interface CreateInstanceInput {
   features?: Feature[];
   tags?: string[];
   hostname?: string;
+  /** ROMs every instance of this create (replicas too) gets. */
+  roms?: RomInput[];
 }
 
 /** Node-wide bounds on what one instance may ask for. */
@@ -27,7 +30,7 @@ export interface InstanceLimits {
   minMemoryMb: number;
   maxMemoryMb: number;
   maxVcpus: number;
-  maxReplicas: number;
+  /** Instances one user may hold on this node, whatever their quota: also bounds one request's `replicas`. */
   maxInstancesPerUser: number;
 }
 
@@ -35,17 +38,17 @@ export const DEFAULT_LIMITS: InstanceLimits = {
   minMemoryMb: 16,
   maxMemoryMb: 8192,
   maxVcpus: 8,
-  maxReplicas: 64,
   maxInstancesPerUser: 2000,
 };
 
-export interface CheckedCreate extends CreateInstanceInput {
+export interface CheckedCreate extends Omit<CreateInstanceInput, 'roms'> {
   memoryMb: number;
   vcpus: number;
   restartPolicy: RestartPolicy;
   features: Feature[];
   tags: string[];
   replicas: number;
+  roms: CheckedRom[];
 }
 
 /** Rules that need the node's limits or span several fields; shapes are the API's job. */
@@ -57,7 +60,11 @@ export function checkCreate(input: CreateInstanceInput, limits: InstanceLimits):
   const vcpus = input.vcpus ?? DEFAULT_VCPUS;
   if (vcpus < 1 || vcpus > limits.maxVcpus) throw invalid('vcpus', `must be between 1 and ${limits.maxVcpus} (got ${vcpus})`);
   const replicas = input.replicas ?? 0;
-  if (replicas < 0 || replicas > limits.maxReplicas) throw invalid('replicas', `must be between 0 and ${limits.maxReplicas}`);
+  if (!Number.isInteger(replicas) || replicas < 0) throw invalid('replicas', 'must be a non-negative integer');
+  // No cap of its own: the user's instance quota decides (admission). This bound only keeps the name list finite before that check.
+  if (replicas + 1 > limits.maxInstancesPerUser) {
+    throw new HangarError('resource_exhausted', `quota exceeded: replicas (${replicas + 1} instances asked for; a user may hold at most ${limits.maxInstancesPerUser} on this node)`, { field: 'replicas' });
+  }
   if (input.name !== undefined && !isDnsLabel(input.name)) {
     throw invalid('name', `'${input.name}' is not a DNS label (lowercase letters, digits and '-', at most 63)`);
   }
@@ -78,7 +85,8 @@ export function checkCreate(input: CreateInstanceInput, limits: InstanceLimits):
       if (k === '' || k.includes('=') || k.includes('\0')) throw invalid('env', `bad variable name '${k}'`);
     }
   }
-  return { ...input, memoryMb, vcpus, replicas, restartPolicy, features, tags: input.tags ?? [] };
+  const { roms, ...rest } = input;
+  return { ...rest, memoryMb, vcpus, replicas, restartPolicy, features, tags: input.tags ?? [], roms: checkRoms(roms ?? []) };
 }
 
 /** Names for `replicas` extra copies: web, web-1, web-2 … */

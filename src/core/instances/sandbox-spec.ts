@@ -3,6 +3,8 @@ import type { Instance } from '../instance.js';
 import type { ResolvedImage } from '../ports/images.js';
 import type { NetworkAttachment } from '../ports/network.js';
 import type { SandboxSpec } from '../ports/runtime.js';
+import type { InstanceRom } from '../instance.js';
+import { romSandboxParts } from './roms.js';
 
 export const PIDS_LIMIT = 1024;
 
@@ -11,7 +13,8 @@ export const PIDS_LIMIT = 1024;
  * `cmd` is too), so it replaces the image's entrypoint+cmd rather than
  * appending to the entrypoint as Docker would.
  */
-export function sandboxSpecFor(inst: Instance, image: ResolvedImage, net: NetworkAttachment, logPath: string): SandboxSpec {
+export function sandboxSpecFor(inst: Instance, image: ResolvedImage, net: NetworkAttachment, logPath: string, roms: ReadonlyArray<{ rom: InstanceRom; path: string }> = []): SandboxSpec {
+  const rom = romSandboxParts(roms);
   const argv = inst.args && inst.args.length > 0 ? inst.args : [...image.config.entrypoint, ...image.config.cmd];
   const env = new Map<string, string>();
   for (const kv of image.config.env) {
@@ -28,8 +31,9 @@ export function sandboxSpecFor(inst: Instance, image: ResolvedImage, net: Networ
     mounts: [
       { type: 'bind', source: net.hosts, target: '/etc/hosts', readonly: true },
       { type: 'bind', source: net.resolvConf, target: '/etc/resolv.conf', readonly: true },
+      ...rom.mounts,
     ],
-    devices: [],
+    devices: rom.devices,
     process: { args: argv, env: [...env].map(([k, v]) => `${k}=${v}`), cwd: image.config.workingDir || '/', uid, gid },
     hostname: inst.hostname,
     limits: { memoryBytes: inst.memoryMb * 1024 * 1024, cpus: inst.vcpus, pids: PIDS_LIMIT },

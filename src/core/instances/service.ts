@@ -11,6 +11,10 @@ import type { Lifecycle } from './lifecycle.js';
 import { applyUpdate, type UpdateOp } from './update.js';
 import { usageOf, type Admission, type Usage } from './admission.js';
 import { allocateIdRanges } from './id-ranges.js';
+import type { RomStore } from '../ports/roms.js';
+import { checkRoms, type RomInput } from './rom-input.js';
+import { attachRoms, type AttachedRoms } from './rom-attach.js';
+import { assertRomsChangeable, deleteRoms, droppedDigests } from './roms.js';
 
 /** A reference to an instance as the API gives it: exactly one of uuid or name. */
 export type InstanceRef = { uuid: string; name?: undefined } | { name: string; uuid?: undefined };
@@ -28,6 +32,9 @@ export interface InstanceMetrics {
   txPackets: number;
 }
 
+/** A PATCH of `roms`: `set`/`add` take ROMs, `del` takes names (none = all). */
+export type RomsUpdate = { op: 'set' | 'add'; roms: RomInput[] } | { op: 'del'; names?: string[] };
+
 export interface StateChange {
   instance: Instance;
   previousState: InstanceState;
@@ -43,6 +50,8 @@ export interface InstanceServiceDeps {
   lifecycle: Lifecycle;
   /** Per-user quotas and node capacity; without it only `limits` apply. */
   admission?: Admission;
+  /** Where ROM bytes live; without it a request with ROMs is refused. */
+  roms?: RomStore;
 }
 
 /**
@@ -75,6 +84,21 @@ export class InstanceService {
       throw e;
     });
     const names = replicaNames(req.name ?? randomName(), req.replicas);
+    // Every replica gets the same ROMs: their bytes are prepared (pulled, packed) once, before the records.
+    const attached = req.roms.length > 0 ? await attachRoms(this.romStore(), user, req.roms) : undefined;
+    try {
+      return await this.insertAndStart(user, req, names, image.digest, attached);
+    } finally {
+      await attached?.release();
+    }
+  }
+
+  private romStore(): RomStore {
+    if (!this.d.roms) throw new HangarError('failed_precondition', 'this node does not support ROMs');
+    return this.d.roms;
+  }
+
+  private async insertAndStart(user: User, req: ReturnType<typeof checkCreate>, names: string[], imageDigest: string, attached: AttachedRoms | undefined): Promise<Instance[]> {
     const now = this.d.clock.now().toISOString();
     const made: Instance[] = names.map((name) => ({
       uuid: newUuid(),
@@ -84,7 +108,7 @@ export class InstanceService {
       createdAt: now,
       state: 'stopped',
       image: req.image,
-      imageDigest: image.digest,
+      imageDigest,
       ...(req.args ? { args: req.args } : {}),
       ...(req.env ? { env: req.env } : {}),
       memoryMb: req.memoryMb,
@@ -97,6 +121,7 @@ export class InstanceService {
       startCount: 0,
       restartCount: 0,
       uptimeMs: 0,
+      ...(attached ? { roms: attached.roms.map((r) => ({ ...r })) } : {}),
     }));
     // Quota, names and inserts in one unit: concurrent creates must not both pass the checks.
     await this.d.store.unitOfWork(async (tx) => {
@@ -187,6 +212,41 @@ export class InstanceService {
         next.imageDigest = img.digest;
       }
       await this.d.store.updateInstance(next);
+      return next;
+    });
+  }
+
+  /**
+   * Changes the ROMs of a stopped instance; they reach the sandbox at its
+   * next start. New ROMs are prepared before the record changes; bytes only
+   * the old ROMs used are removed after.
+   */
+  async updateRoms(user: User, ref: InstanceRef, u: RomsUpdate): Promise<Instance> {
+    const inst = await this.find(user, ref);
+    return this.d.lifecycle.locked(inst.uuid, async () => {
+      const cur = await this.find(user, { uuid: inst.uuid });
+      assertRomsChangeable(cur);
+      const before = cur.roms ?? [];
+      let after: Instance['roms'];
+      let attached: AttachedRoms | undefined;
+      if (u.op === 'del') {
+        after = deleteRoms(before, u.names);
+      } else {
+        const kept = u.op === 'set' ? [] : before;
+        const checked = checkRoms(u.roms, kept, 'value');
+        attached = checked.length > 0 ? await attachRoms(this.romStore(), user, checked, kept) : undefined;
+        after = [...kept, ...(attached?.roms ?? [])];
+      }
+      const next: Instance = { ...cur };
+      if (after.length > 0) next.roms = after;
+      else delete next.roms;
+      try {
+        await this.d.store.updateInstance(next);
+      } finally {
+        await attached?.release();
+      }
+      const dropped = droppedDigests(before, after);
+      if (dropped.length > 0) await this.d.roms?.forget(dropped);
       return next;
     });
   }

@@ -8,6 +8,7 @@ import { KeyedMutex } from '../../../src/lib/mutex.js';
 import type { ImageStore, ResolvedImage } from '../../../src/core/ports/images.js';
 import type { NetworkDriver } from '../../../src/core/ports/network.js';
 import type { RuntimeDriver } from '../../../src/core/ports/runtime.js';
+import type { RomStore } from '../../../src/core/ports/roms.js';
 import { HangarError } from '../../../src/lib/errors.js';
 import { DriverRegistry } from '../../../src/runtime/registry.js';
 import { silentLogger } from '../../../src/lib/log.js';
@@ -66,11 +67,12 @@ const network: NetworkDriver = {
   removeName: () => undefined,
 };
 
-export function apiHarness() {
+/** `roms`: a ROM store for tests of ROM requests (default: none, as a node without ROM support). */
+export function apiHarness(o: { roms?: RomStore } = {}) {
   const store = new SqliteStore(':memory:');
   const logs = new FileLogStore(mkdtempSync(join(tmpdir(), 'hangar-unit-logs-')));
-  const lifecycle = new Lifecycle({ store, runtimes, network, images, logs, clock: systemClock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'test-node', stopGraceMs: 100 });
-  const instances = new InstanceService({ store, images, network, logs, clock: systemClock, limits: DEFAULT_LIMITS, lifecycle });
+  const lifecycle = new Lifecycle({ store, runtimes, network, images, logs, clock: systemClock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'test-node', stopGraceMs: 100, ...(o.roms ? { roms: o.roms } : {}) });
+  const instances = new InstanceService({ store, images, network, logs, clock: systemClock, limits: DEFAULT_LIMITS, lifecycle, ...(o.roms ? { roms: o.roms } : {}) });
   const app = createApi({ instances, users: store, limits: DEFAULT_LIMITS, baseUrl: 'http://127.0.0.1:0', version: 'test' }, silentLogger);
   const addUser = (name: string, admin = false): string => {
     const token = `tok-${name}`;

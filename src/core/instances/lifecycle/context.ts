@@ -5,6 +5,7 @@ import type { ImageStore } from '../../ports/images.js';
 import type { Locks } from '../../ports/locks.js';
 import type { LogStore } from '../../ports/logs.js';
 import type { NetworkDriver } from '../../ports/network.js';
+import type { RomStore } from '../../ports/roms.js';
 import type { RuntimeDriver, RuntimeRegistry } from '../../ports/runtime.js';
 import type { InstanceStore } from '../../ports/store.js';
 import { transition, type InstanceEvent } from '../../state-machine.js';
@@ -28,6 +29,8 @@ export interface LifecycleDeps {
   stopGraceMs: number;
   /** Quotas and node capacity a start must fit in; without it every start is admitted. */
   admission?: Admission;
+  /** Where ROM bytes live; an instance with ROMs cannot start without it. */
+  roms?: RomStore;
 }
 
 /** What the node knows about a sandbox it is running right now (memory only). */

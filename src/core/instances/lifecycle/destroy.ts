@@ -14,6 +14,8 @@ export async function destroy(ctx: RunContext, inst: Instance): Promise<Instance
   d.network.removeName(inst.name);
   await d.logs.remove(uuid);
   await d.store.deleteInstance(uuid);
+  // After the record: a ROM's bytes go once no instance names them.
+  if (inst.roms && inst.roms.length > 0) await d.roms?.forget(inst.roms.map((r) => r.digest)).catch((e: unknown) => d.logger.warn({ uuid, err: String(e) }, 'removing unused ROM bytes failed'));
   ctx.live.delete(uuid);
   ctx.waiters.notify(uuid, undefined);
   return inst.state;

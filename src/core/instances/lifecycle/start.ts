@@ -3,6 +3,7 @@ import { newUuid } from '../../../lib/ids.js';
 import { STOP_REASONS, type Instance } from '../../instance.js';
 import { freezerOf, type RuntimeDriver } from '../../ports/runtime.js';
 import { sandboxSpecFor } from '../sandbox-spec.js';
+import type { InstanceRom } from '../../instance.js';
 import type { RunContext } from './context.js';
 import { watchExit } from './exits.js';
 
@@ -44,9 +45,10 @@ async function coldStart(ctx: RunContext, inst: Instance, t0: number, isRestart:
   try {
     driver = ctx.driverFor(inst); // inside the try: an unknown driver name is a failed start, not a stuck 'starting'
     const image = await d.images.resolve(inst.image);
+    const roms = await romPaths(ctx, inst.roms ?? []);
     const net = await d.network.attach(uuid, inst.hostname, inst.owner);
     netInfo = { interfaceUuid: inst.network?.interfaceUuid ?? newUuid(), ip: net.ip, mac: net.mac };
-    ({ pid } = await driver.start(sandboxSpecFor(inst, image, net, d.logs.pathFor(uuid))));
+    ({ pid } = await driver.start(sandboxSpecFor(inst, image, net, d.logs.pathFor(uuid), roms)));
     d.network.setName(inst.name, net.ip);
   } catch (e) {
     const err = asHangarError(e, 'unavailable');
@@ -75,6 +77,14 @@ async function coldStart(ctx: RunContext, inst: Instance, t0: number, isRestart:
   watchReadiness(ctx, running, t0);
   watchExit(ctx, running);
   return running;
+}
+
+/** The host file of each ROM, read at every start: a PATCH while stopped takes effect at the next one. */
+async function romPaths(ctx: RunContext, roms: readonly InstanceRom[]): Promise<Array<{ rom: InstanceRom; path: string }>> {
+  if (roms.length === 0) return [];
+  const store = ctx.d.roms;
+  if (!store) throw new HangarError('failed_precondition', 'the instance has ROMs and this node does not support them');
+  return Promise.all(roms.map(async (rom) => ({ rom, path: await store.pathFor(rom) })));
 }
 
 /** Polls the driver's readiness probe (the app's first listening socket or accepted connection) to fill in `net_time_us`. */
