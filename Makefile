@@ -1,7 +1,7 @@
 # hangar: `make run` starts a node with the bundled hello example; `make test` runs every test.
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
-NATIVE := build/bin/hangar-shim build/bin/hello
+NATIVE := build/bin/hangar-shim build/bin/hangar-idmount build/bin/hello
 HELLO_IMAGE := build/images/hello.oci.tar
 
 .PHONY: all deps build native images run test test-unit test-integration test-conformance bench clean
@@ -22,6 +22,11 @@ $(NODE_MODULES): package.json package-lock.json
 native: $(NATIVE)
 
 build/bin/hangar-shim: native/hangar-shim.c
+	@mkdir -p build/bin
+	gcc -O2 -Wall -Wextra -static -o $@ $<
+
+# The host-side mounts of a runc sandbox (writable root, ROM images, its netns's sysfs).
+build/bin/hangar-idmount: native/hangar-idmount.c
 	@mkdir -p build/bin
 	gcc -O2 -Wall -Wextra -static -o $@ $<
 

@@ -18,7 +18,8 @@ export interface CleanupResult {
 
 /**
  * `hangar node cleanup`: leaves the host as it was before the node first
- * started: sandboxes and their runc state, netns, veths, leases, the bridge,
+ * started: sandboxes and their runc state and host mounts (writable roots,
+ * sysfs, shared image mounts and their loop devices), netns, veths, leases, the bridge,
  * the iptables/ip6tables chains and jumps, the cgroup folders under the node's
  * cgroup parent. The node's data (database, images, logs, token) stays in the
  * home: it is the user's, not a host object. Refuses while the node runs (it
@@ -34,6 +35,8 @@ export async function cleanupNode(config: NodeConfig, opts: { force: boolean; lo
       throw new HangarError('failed_precondition', `${live.length} instance(s) still run on this node (${live.map((s) => s.id).slice(0, 5).join(', ')}); stop them or use --force`);
     }
     for (const s of sandboxes) await runtime.remove(s.id);
+    // Roots and sysfs mounts went with their sandboxes; a shared image mount whose last user vanished mid-remove may not have.
+    await runtime.sweepMounts();
     const network = new CniNetwork({ stateDir: join(config.home, 'net'), bridge: config.network.bridge, subnet: config.network.subnet, netnsPrefix: config.network.netnsPrefix, logger: opts.logger });
     await network.destroy();
     const cgroups = await removeCgroupTree(config.cgroupParent);

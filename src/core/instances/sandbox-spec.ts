@@ -27,7 +27,7 @@ export function sandboxSpecFor(inst: Instance, image: ResolvedImage, net: Networ
   const [uid, gid] = parseUser(image.config.user);
   return {
     id: inst.uuid,
-    root: { path: image.rootfs, kind: 'dir' },
+    root: { path: image.rootfs, kind: 'dir', writable: { sizeBytes: inst.memoryMb * 1024 * 1024 } },
     mounts: [
       { type: 'bind', source: net.hosts, target: '/etc/hosts', readonly: true },
       { type: 'bind', source: net.resolvConf, target: '/etc/resolv.conf', readonly: true },

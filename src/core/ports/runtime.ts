@@ -72,12 +72,16 @@ export interface SandboxDevice {
 }
 
 /**
- * What the sandbox boots from. A per-instance writable root over a shared
- * `dir` is an `overlay` mount at '/' in `mounts` whose lower is that dir.
+ * What the sandbox boots from.
  */
 export type SandboxRoot =
-  /** An unpacked tree shared read-only by every sandbox of the image; the driver never writes it (containers). */
-  | { kind: 'dir'; path: string }
+  /**
+   * An unpacked tree shared read-only by every sandbox of the image; the driver
+   * never writes it (containers). With `writable`, the sandbox sees a private
+   * copy-on-write root over it, owned by the sandbox's root, whose writes (up to
+   * `sizeBytes`, in memory and charged to the sandbox) are dropped on remove.
+   */
+  | { kind: 'dir'; path: string; writable?: { sizeBytes: number } }
   /** A guest kernel with an optional initrd and root filesystem image (microVMs, unikernels). */
   | { kind: 'kernel'; kernel: string; initrd?: string; image?: { path: string; fsType: 'erofs' | 'ext4' } };
 

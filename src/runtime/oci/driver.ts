@@ -11,17 +11,21 @@
  *                             shim.pid  pid of the shim
  *                             runc.log  the CLI's JSON log of `run`
  *                             exit      {"exitCode","signal","oomKilled","at"} written by the shim
+ *                             mounts.json  which shared image mounts it uses (hostmounts.ts)
+ *   <stateDir>/roots/<id>/             its writable root and sysfs, mounted on the host (hostmounts.ts)
+ *   <stateDir>/images/<key>/           image mounts shared by its sandboxes
  * The sandbox cgroup is <cgroupParent>/<id> (default /hangar/<id>).
  */
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ReadinessProbe, RuntimeDriver, SandboxExit, SandboxInfo, SandboxMountType, SandboxRoot, SandboxSpec, SandboxStats } from '../../core/ports/runtime.js';
 import { HangarError, notFound } from '../../lib/errors.js';
 import { checkId, checkSpec, SANDBOX_ID_RE as ID_RE } from '../support.js';
 import { silentLogger, type Logger } from '../../lib/log.js';
 import { Cgroups } from './cgroup.js';
 import { OciCli, type OciState } from './cli.js';
-import { hasCgroupNamespace, hostNetSysDirs, sandboxNofile } from './host.js';
+import { hasCgroupNamespace, sandboxNofile } from './host.js';
+import { HostMounts } from './hostmounts.js';
 import { checkRootfs } from './rootfs.js';
 import { startShim, ShimError, type ShimHandle } from './shim.js';
 import { buildOciConfig } from './spec.js';
@@ -32,6 +36,8 @@ export interface OciDriverOptions {
   stateDir: string;
   /** Path of the built hangar-shim binary. */
   shimPath: string;
+  /** Path of the built hangar-idmount binary; default: beside the shim. */
+  idmountPath?: string;
   logger?: Logger;
   /** Parent of every sandbox cgroup; default /hangar. */
   cgroupParent?: string;
@@ -65,6 +71,7 @@ export abstract class OciDriver implements RuntimeDriver {
   private readonly startTimeoutMs: number;
   private readonly useInit: boolean;
   private readonly cgroups = new Cgroups();
+  protected readonly hostMounts: HostMounts;
   private readonly cgroupNamespace = hasCgroupNamespace();
   private readonly nofile = sandboxNofile();
   private ready: Promise<void> | undefined;
@@ -85,6 +92,7 @@ export abstract class OciDriver implements RuntimeDriver {
     this.cgroupParent = '/' + (opts.cgroupParent ?? '/hangar').replace(/^\/+|\/+$/g, '');
     this.startTimeoutMs = opts.startTimeoutMs ?? 60_000;
     this.useInit = opts.init ?? true;
+    this.hostMounts = new HostMounts(this.stateDir, this.sandboxesDir, resolve(opts.idmountPath ?? join(dirname(this.shimPath), 'hangar-idmount')));
   }
 
   private dir(id: string): string {
@@ -99,13 +107,12 @@ export abstract class OciDriver implements RuntimeDriver {
     this.ready ??= Promise.all([
       mkdir(this.sandboxesDir, { recursive: true, mode: 0o700 }),
       mkdir(this.cli.root, { recursive: true, mode: 0o700 }),
-    ]).then(
-      () => undefined,
-      (e: unknown) => {
+    ])
+      .then(() => this.hostMounts.init())
+      .then(undefined, (e: unknown) => {
         this.ready = undefined;
         throw new HangarError('unavailable', `cannot create ${this.stateDir}: ${(e as Error).message}`, { cause: e });
-      },
-    );
+      });
     return this.ready;
   }
 
@@ -125,11 +132,12 @@ export abstract class OciDriver implements RuntimeDriver {
     const t0 = performance.now();
     const cgroupsPath = this.cgroupPath(id);
     try {
+      const host = await this.hostMounts.prepare(spec);
       const config = buildOciConfig(spec, {
         cgroupsPath,
         cgroupNamespace: this.cgroupNamespace,
         nofile: this.nofile,
-        ...(spec.netnsPath ? { hostNetSysDirs: hostNetSysDirs() } : {}),
+        host,
         ...(this.useInit ? { initPath: this.shimPath } : {}),
       });
       await writeFile(join(dir, 'config.json'), JSON.stringify(config));
@@ -316,6 +324,7 @@ export abstract class OciDriver implements RuntimeDriver {
       if (this.waiters.has(id)) this.removedExits.set(id, exit);
     }
     await this.cli.delete(id);
+    await this.hostMounts.release(id);
     await rm(this.dir(id), { recursive: true, force: true });
     this.shims.delete(id);
     this.appPids.delete(id);
@@ -383,6 +392,12 @@ export abstract class OciDriver implements RuntimeDriver {
   /** Path of the state directory of sandbox `id` (for diagnostics and tests). */
   sandboxDir(id: string): string {
     return this.dir(id);
+  }
+
+  /** Unmounts shared image mounts no sandbox uses any more (left by a crash); returns how many. */
+  async sweepMounts(): Promise<number> {
+    await this.init();
+    return this.hostMounts.sweep();
   }
 
   /** Whether anything of sandbox `id` is left on disk (state dir or runc state). */

@@ -1,6 +1,5 @@
 /** Facts about the host the runc config depends on, read once per driver. */
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { NOFILE_LIMIT } from './spec.js';
 
 /** The kernel has cgroup namespaces. */
@@ -23,27 +22,4 @@ export function sandboxNofile(): number {
   } catch {
     return 1024;
   }
-}
-
-/**
- * Every host sysfs folder that lists network interfaces: /sys/class/net and the
- * `net` folder of each device (virtual ones under /sys/devices/virtual/net,
- * NICs under their bus device). Read per start: veths come and go.
- */
-export function hostNetSysDirs(): string[] {
-  const dirs = new Set(['/sys/class/net', '/sys/devices/virtual/net']);
-  let names: string[] = [];
-  try {
-    names = readdirSync('/sys/class/net');
-  } catch {
-    return [...dirs];
-  }
-  for (const name of names) {
-    try {
-      dirs.add(dirname(realpathSync(`/sys/class/net/${name}`)));
-    } catch {
-      // gone between readdir and realpath (a veth being removed)
-    }
-  }
-  return [...dirs];
 }

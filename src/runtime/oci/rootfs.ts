@@ -3,7 +3,9 @@
  * path runc would otherwise create in it (mountpoints, bind targets, the
  * working directory). runc creates missing ones with mkdir/mknod before the
  * root is remounted read-only, which would write into a tree other sandboxes
- * share; failing early with a clear error keeps it pristine.
+ * share; failing early with a clear error keeps it pristine. A writable root
+ * is the sandbox's own overlay: there the runtime may make them, and only the
+ * sources are checked.
  */
 import { lstat, readlink, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
@@ -67,8 +69,16 @@ export async function checkRootfs(spec: SandboxSpec): Promise<void> {
   const root = rootDir(spec);
   if (!isAbsolute(root)) throw new HangarError('invalid_argument', `rootfs ${root} is not absolute`, { field: 'root.path' });
   if ((await kindOf(root)) !== 'dir') throw new HangarError('failed_precondition', `rootfs ${root} is not a directory`);
+  const writable = spec.root.kind === 'dir' && spec.root.writable !== undefined;
+  for (const m of spec.mounts) {
+    if (m.type !== 'image') continue;
+    // The host shares one mount per source among sandboxes: only read-only EROFS.
+    if (m.fsType !== 'erofs' || !m.readonly) throw new HangarError('failed_precondition', `image mount at ${m.target}: only read-only erofs images are supported`, { field: 'mounts' });
+    if (!isAbsolute(m.source)) throw new HangarError('invalid_argument', `image source ${m.source} is not absolute`, { field: 'mounts' });
+  }
   const checks: Array<Promise<void>> = [];
   const needs = (path: string, kind: 'dir' | 'file', what: string): void => {
+    if (writable) return;
     checks.push(
       resolveInRoot(root, path).then(kindOf).then((k) => {
         if (k !== kind) throw missing(root, what);
@@ -82,7 +92,7 @@ export async function checkRootfs(spec: SandboxSpec): Promise<void> {
   const tmpfs: string[] = [...SANDBOX_TMPFS];
   const target = (path: string, field: string, source: string | undefined, as: 'source' | 'dir' | 'file'): void => {
     if (!isAbsolute(path)) throw new HangarError('invalid_argument', `mount target ${path} is not absolute`, { field });
-    const onTmpfs = under(path, tmpfs);
+    const onTmpfs = writable || under(path, tmpfs);
     checks.push(
       (source === undefined ? Promise.resolve<'dir'>('dir') : kindOf(source)).then(async (k) => {
         if (k === undefined || k === 'other') throw new HangarError('failed_precondition', `${source} (for ${path}) does not exist on the host`);

@@ -8,12 +8,14 @@
  * Isolation: pid, mount, ipc, uts, user, network (and cgroup when the kernel
  * has it) namespaces; ids 0..SANDBOX_ID_COUNT-1 inside map to the spec's
  * idMapBase.. outside (its own range; SANDBOX_ID_BASE when absent); the shared rootfs is mounted read-only and only tmpfs, proc, sysfs,
- * devpts, mqueue and the spec's mounts and devices are mounted over it; a small
+ * devpts, mqueue and the spec's mounts and devices are mounted over it (with a
+ * writable root, the host's private overlay of it instead: see hostmounts.ts); a small
  * capability set, no_new_privs and a seccomp denylist.
  */
 import type { SandboxMount, SandboxSpec } from '../../core/ports/runtime.js';
 import { HangarError } from '../../lib/errors.js';
 import { SANDBOX_ID_BASE, SANDBOX_ID_COUNT } from '../../lib/idmap.js';
+import type { HostView } from './hostmounts.js';
 import { seccompProfile } from './seccomp.js';
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -73,10 +75,10 @@ export interface OciConfigOptions {
    */
   initPath?: string;
   /**
-   * Host sysfs folders that list network interfaces (see hostNetSysDirs()),
-   * masked in a sandbox that joins a netns: its /sys is the host's.
+   * What the host mounted for this sandbox (hostmounts.ts): its root, a sysfs
+   * of its netns, shared image mounts, copies of small read-only files.
    */
-  hostNetSysDirs?: string[];
+  host?: HostView;
 }
 
 /** Where the init is bind-mounted: a file on the sandbox's own /dev tmpfs, so the rootfs needs no mountpoint. */
@@ -84,7 +86,7 @@ export const INIT_IN_SANDBOX = '/dev/.hangar-init';
 
 type Mount = { destination: string; type: string; source: string; options?: string[] };
 
-function mounts(spec: SandboxSpec, initPath: string | undefined): Mount[] {
+function mounts(spec: SandboxSpec, initPath: string | undefined, host: HostView | undefined): Mount[] {
   const mem = Math.max(1024 * 1024, Math.floor(spec.limits.memoryBytes));
   const m: Mount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
@@ -108,9 +110,10 @@ function mounts(spec: SandboxSpec, initPath: string | undefined): Mount[] {
   }
   if (spec.netnsPath) {
     // sysfs may only be mounted by the owner of the network namespace; a joined
-    // netns belongs to the host, so bind the host's /sys read-only instead (its
-    // interface folders are masked, see hostNetSysDirs).
-    m.push({ destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+    // netns belongs to the host, so the host mounts one tagged with that netns
+    // (it lists only the sandbox's interfaces). Without one (a caller that made
+    // none, e.g. the bench's raw baseline) the host's /sys, read-only.
+    m.push({ destination: '/sys', type: 'none', source: host?.sysfs ?? '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
   } else {
     m.push({ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] });
   }
@@ -119,7 +122,7 @@ function mounts(spec: SandboxSpec, initPath: string | undefined): Mount[] {
     { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', `size=${mem}`] },
     { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755', `size=${mem}`] },
   );
-  for (const mount of spec.mounts) m.push(ociMount(mount));
+  for (const mount of spec.mounts) m.push(ociMount(mount, host));
   // Without CAP_MKNOD in a user namespace a device node cannot be made: the bytes are served as a read-only file.
   for (const d of spec.devices) {
     m.push({ destination: d.path, type: 'none', source: d.source, options: ['bind', ...(d.readonly ? ['ro'] : []), 'nosuid', 'nodev', 'noexec'] });
@@ -127,13 +130,13 @@ function mounts(spec: SandboxSpec, initPath: string | undefined): Mount[] {
   return m;
 }
 
-function ociMount(mount: SandboxMount): Mount {
+function ociMount(mount: SandboxMount, host: HostView | undefined): Mount {
   switch (mount.type) {
     case 'bind':
       return {
         destination: mount.target,
         type: 'none',
-        source: mount.source,
+        source: (mount.readonly ? host?.copies.get(mount.source) : undefined) ?? mount.source,
         options: mount.readonly ? ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] : ['bind', 'nosuid', 'nodev'],
       };
     case 'tmpfs':
@@ -150,8 +153,13 @@ function ociMount(mount: SandboxMount): Mount {
         source: 'overlay',
         options: [`lowerdir=${mount.lower.join(':')}`, ...(mount.upper === undefined ? [] : [`upperdir=${mount.upper}/upper`, `workdir=${mount.upper}/work`])],
       };
-    case 'image':
-      return { destination: mount.target, type: mount.fsType, source: mount.source, options: [mount.readonly ? 'ro' : 'rw', 'nosuid', 'nodev'] };
+    case 'image': {
+      // Mounted once on the host and shared: every sandbox gets a read-only bind of it.
+      const shared = host?.images.get(mount.source);
+      if (shared === undefined) throw new HangarError('failed_precondition', `image ${mount.source} (for ${mount.target}) was not mounted on the host`);
+      if (!mount.readonly) throw new HangarError('failed_precondition', `image mounts are shared and read-only (${mount.target})`);
+      return { destination: mount.target, type: 'none', source: shared, options: ['bind', 'ro', 'nosuid', 'nodev'] };
+    }
   }
 }
 
@@ -199,9 +207,9 @@ export function buildOciConfig(spec: SandboxSpec, opts: OciConfigOptions): Recor
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: opts.nofile, soft: opts.nofile }],
       noNewPrivileges: true,
     },
-    root: { path: rootDir(spec), readonly: true },
+    root: opts.host?.root ?? { path: rootDir(spec), readonly: true },
     hostname: spec.hostname,
-    mounts: mounts(spec, opts.initPath),
+    mounts: mounts(spec, opts.initPath, opts.host),
     linux: {
       uidMappings: [{ containerID: 0, hostID: spec.idMapBase ?? SANDBOX_ID_BASE, size: SANDBOX_ID_COUNT }],
       gidMappings: [{ containerID: 0, hostID: spec.idMapBase ?? SANDBOX_ID_BASE, size: SANDBOX_ID_COUNT }],
@@ -209,9 +217,7 @@ export function buildOciConfig(spec: SandboxSpec, opts: OciConfigOptions): Recor
       cgroupsPath: opts.cgroupsPath,
       resources,
       seccomp: seccompProfile(),
-      // The bound host /sys lists the host's interfaces (bridge, every veth, NICs);
-      // its own are not there either (sysfs shows the mounter's netns), so hide them all.
-      maskedPaths: spec.netnsPath ? [...MASKED_PATHS, ...(opts.hostNetSysDirs ?? [])] : MASKED_PATHS,
+      maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
     },
   };

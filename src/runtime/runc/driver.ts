@@ -15,8 +15,8 @@ export interface RuncDriverOptions extends OciDriverOptions {
 export class RuncDriver extends OciDriver {
   readonly name = 'runc';
   readonly imageKinds = ['oci'] as const;
-  /** Overlay and image mounts need mounts made inside the user namespace, which this driver does not do yet. */
-  readonly mountTypes = ['bind', 'tmpfs'] as const;
+  /** `image` mounts are made on the host (see oci/hostmounts.ts); `overlay` mounts are not offered (a writable root is SandboxRoot.writable). */
+  readonly mountTypes = ['bind', 'tmpfs', 'image'] as const;
   readonly rootKinds = ['dir'] as const;
   readonly freezer: Freezer = { pause: (id) => this.pause(id), resume: (id) => this.resume(id) };
   /** No connection reaches the app, and `net_time_us` keeps counting to its first listen(). */

@@ -16,6 +16,7 @@ import { SANDBOX_ID_BASE } from '../../../src/lib/idmap.js';
 import { tcpConnectProbe } from '../../../src/runtime/probe.js';
 import { processAlive, sleep, waitFor, within } from '../../integration/runtime/fixtures.js';
 import { useSandboxes } from '../../integration/runtime/sandboxes.js';
+import { viewCases } from './suite-view.js';
 
 export interface DriverHarness {
   name: string;
@@ -310,6 +311,8 @@ export function driverConformance(h: DriverHarness): void {
       sb.assertNothingLeft(id);
       sb.forget(id);
     });
+
+    viewCases(h, sb);
 
     test('the shared rootfs was never modified', () => sb.assertRootfsUnmodified());
   });

@@ -16,13 +16,13 @@ import { SANDBOX_ID_BASE } from '../../../src/lib/idmap.js';
 /** The repository root (this file runs from dist/test/integration/runtime/). */
 export const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
-/** Builds build/bin/hangar-shim with the Makefile rule and returns its path. */
+/** Builds build/bin/hangar-shim (and hangar-idmount, which the runc driver finds beside it) with the Makefile rules and returns the shim's path. */
 export function buildShim(): string {
-  execFileSync('make', ['--no-print-directory', 'build/bin/hangar-shim'], { cwd: repoRoot, stdio: 'pipe' });
+  execFileSync('make', ['--no-print-directory', 'build/bin/hangar-shim', 'build/bin/hangar-idmount'], { cwd: repoRoot, stdio: 'pipe' });
   return join(repoRoot, 'build/bin/hangar-shim');
 }
 
-const APPLETS = ['sh', 'sleep', 'cat', 'echo', 'id', 'ls', 'head', 'tr', 'usleep', 'touch', 'mkdir', 'httpd'];
+const APPLETS = ['sh', 'sleep', 'cat', 'echo', 'id', 'ls', 'head', 'tr', 'usleep', 'touch', 'mkdir', 'httpd', 'grep', 'stat', 'dd', 'rm'];
 
 /**
  * A rootfs with /bin/busybox (static) and a few applet links, the mountpoints

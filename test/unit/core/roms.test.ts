@@ -136,3 +136,26 @@ test('the sandbox gets a read-only device per ROM and an EROFS mount for each `a
   assert.deepEqual(spec.devices.map((d) => d.path), ['/dev/ukp_rom_fn']);
   assert.deepEqual(sandboxSpecFor(inst, image, net, '/log').devices, []);
 });
+
+test('instances hold their ROM images: removal refused naming the instance and ROM, GC keeps the manifest and the ROM layer; inline ROMs hold none', async () => {
+  const { ImageService } = await import('../../../src/core/images/service.js');
+  const { MemoryPinStore } = await import('../../../src/core/images/memory-pins.js');
+  const { instanceRomImages } = await import('../../../src/core/images/roms.js');
+  const { FakeClock } = await import('../../helpers/fake-clock.js');
+  const manifest = `sha256:${'1'.repeat(64)}`;
+  const layer = `sha256:${'2'.repeat(64)}`;
+  const inlineDigest = `sha256:${'3'.repeat(64)}`;
+  const instances = [
+    { name: 'web', owner: 'u1', roms: [rom('fn', { image: 'fn-rom:1', imageDigest: manifest, digest: layer }), rom('ukp_rom0', { numbered: true, files: ['a'], digest: inlineDigest })] },
+  ] as Instance[];
+  const svc = new ImageService({ pins: new MemoryPinStore(), clock: new FakeClock(), sources: [instanceRomImages(() => instances)] });
+  const refused = await svc.refusal({ ref: 'fn-rom:1', digest: manifest, lastTag: true });
+  assert.match(String(refused?.message), /web \(ROM fn\)/);
+  const refusedTag = await svc.refusal({ ref: 'fn-rom:1', digest: manifest, lastTag: false, tag: { repo: 'fn-rom', tag: '1' } });
+  assert.ok(refusedTag, 'the tag the ROM was attached by cannot go either');
+  const keep = await svc.keepSet();
+  assert.ok(keep.has(manifest) && keep.has(layer));
+  assert.equal(keep.has(inlineDigest), false);
+  instances.length = 0;
+  assert.equal(await svc.refusal({ ref: 'fn-rom:1', digest: manifest, lastTag: true }), undefined);
+});
