@@ -207,8 +207,10 @@ export interface RomPackageOptions {
   outDir: string;
   archive?: string;
   targets?: readonly Target[];
-  /** Seconds since the epoch the package says it was created; the ROM layers do not depend on it. */
-  created: number;
+  /** Seconds since the epoch the package says it was created (default: `defaultCreated()`); the ROM layers do not depend on it. */
+  created?: number;
+  /** The name `created` had before build time and file times were told apart; kept for callers that still use it. */
+  timestamp?: number;
   workDir: string;
   onProgress?: ProgressFn;
 }
@@ -235,7 +237,7 @@ export async function emitRomPackage(roms: readonly RomInput[], o: RomPackageOpt
       annotations: { [ANNOTATION_TITLE]: r.name, [UNIKRAFT.annotations.filesystem]: r.format },
     });
   }
-  const created = createdAt(o.created);
+  const created = createdAt(o.created ?? o.timestamp ?? defaultCreated());
   const img = buildOciImage({
     layers,
     config: {},
