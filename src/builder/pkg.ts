@@ -110,7 +110,7 @@ export async function writeLayoutArchive(layoutDir: string, archive: string): Pr
 }
 
 /** Writes the layout (and the archive), replacing `o.outDir`; returns what every result reports. */
-async function writeBuilt(img: BuiltOciImage, o: EmitOptions, sizeBytes: number): Promise<EmittedImage> {
+async function writeBuilt(img: BuiltOciImage, o: Pick<EmitOptions, 'outDir' | 'archive' | 'workDir' | 'onProgress'>, sizeBytes: number): Promise<EmittedImage> {
   const staged = join(o.workDir, 'layout');
   await rm(staged, { recursive: true, force: true });
   await writeOciLayout(img, staged);
