@@ -15,9 +15,11 @@ test('kill -9 of the node with ROM instances running: adopted with their ROMs; u
   await exec(process.execPath, [`${REPO}/bin/hangar`, 'image', 'import', HELLO_ARCHIVE, '--ref', 'hello:latest'], { env: { ...process.env, UKC_METRO: node.url, UKC_TOKEN: node.token } });
   const api = apiClient(node.url, node.token);
   const script = 'for d in /dev/ukp_rom*; do echo "DEV $d"; done; exec busybox sleep 600';
-  const mk = (name: string, data: string) => api('POST', '/v1/instances', { name, image: 'hello:latest', args: ['/bin/busybox', 'sh', '-c', script], timeout_s: 10, roms: [{ name: 'code', files: [{ path: 'rom.py', data }] }] });
+  const mk = (name: string, data: string, at?: string) =>
+    api('POST', '/v1/instances', { name, image: 'hello:latest', args: ['/bin/busybox', 'sh', '-c', script], timeout_s: 10, roms: [{ name: 'code', files: [{ path: 'rom.py', data }], ...(at ? { at } : {}) }] });
   assert.equal((await mk('crash-a', 'a')).status, 200);
-  assert.equal((await mk('crash-b', 'b')).status, 200);
+  const b = await mk('crash-b', 'b', '/rom');
+  assert.equal(b.status, 200, JSON.stringify(b.json));
   const before = roms();
   assert.equal(before.length, 2);
 
