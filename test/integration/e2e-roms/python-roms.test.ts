@@ -11,11 +11,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startTestNode, type TestNode } from '../../helpers/node.js';
+import { runCli } from '../../helpers/cli.js';
 import { BUILD_CACHE, EXAMPLES, REPO, isRoot } from '../builder/cache.js';
 import { readmeSteps, runSteps, type StepRun } from './readme.js';
 
@@ -85,4 +86,28 @@ test('examples/python-roms: the README\'s commands, pasted, give each instance o
   const clean = (await runSteps([steps[0]!, cleanup], { cwd: REPO, env, timeoutMs: 120_000 })).at(-1);
   assert.equal(clean?.code, 0, clean ? show(clean) : 'clean-up ran');
   assert.deepEqual((await n.api('GET', '/v1/instances')).items, []);
+});
+
+test('bad --rom input through the CLI: one line naming the field, nothing created', { timeout: 120_000 }, async () => {
+  const big = mkdtempSync(join(tmpdir(), 'hangar-e2e-roms-big-'));
+  try {
+    writeFileSync(join(big, 'a.bin'), Buffer.alloc(700_000, 1));
+    writeFileSync(join(big, 'b.bin'), Buffer.alloc(700_000, 2));
+    const env = { HOME: home, UKC_METRO: n.url, UKC_TOKEN: n.token };
+    const cases: Array<[string[], RegExp]> = [
+      [['--rom', `dir=${big},at=/rom`], /--rom dir=.*: more than 1 MiB of files, the most an inline ROM takes; package it as a ROM image instead: hangar pkg --rom/],
+      [['--rom', 'image=no-such-rom:latest,at=/rom'], /roms\[0\]\.image/],
+      [['--rom', `dir=${join(EXAMPLES, 'python-roms', 'rom1', 'fs')},at=/proc/x`], /roms\[0\]\.at/],
+      [['--rom', 'image=hello:latest,at=/rom'], /roms\[0\]\.image/],
+    ];
+    for (const [flags, want] of cases) {
+      const r = await runCli(['instance', 'create', 'hello:latest', '-n', 'badrom', ...flags], env);
+      assert.notEqual(r.code, 0, `${flags.join(' ')}: ${r.err}`);
+      assert.match(r.err, want);
+      assert.equal(r.err.trimEnd().split('\n').length, 1, r.err);
+      assert.equal((await n.api('GET', '/v1/instances?name=badrom')).items[0]?.['status'], 'error', 'nothing named badrom was created');
+    }
+  } finally {
+    rmSync(big, { recursive: true, force: true });
+  }
 });
