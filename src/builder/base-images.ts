@@ -25,7 +25,6 @@ import { z } from 'zod';
 import { digestFile } from '../lib/digest.js';
 import { readOciLayout, blobPath } from '../image/oci-layout.js';
 import { buildOciImage, writeOciLayout, type OciFileLayerInput } from '../image/oci-writer.js';
-import { FIXED_MTIME } from '../image/tar-writer.js';
 import { MT } from '../oci/media-types.js';
 import { hangarHome, readSettings } from '../lib/settings.js';
 import { HangarError } from '../lib/errors.js';
@@ -33,6 +32,7 @@ import { noProgress, type ProgressFn } from './events.js';
 import type { FileBlob } from './layer.js';
 import { tempDir } from './tmp.js';
 import { buildLayer, hostInputs } from './base-layers.js';
+import { createdAt, defaultCreated } from './times.js';
 
 export const RUNTIME_NAMES = ['base', 'python3', 'node', 'go'] as const;
 export type RuntimeName = (typeof RUNTIME_NAMES)[number];
@@ -51,7 +51,6 @@ const ALIASES: Record<string, RuntimeName> = {
 
 /** Bumped when the way layers are made changes, so cached runtimes are rebuilt. */
 const BUILDER_VERSION = 1;
-const CREATED = FIXED_MTIME.toISOString().replace('.000Z', 'Z');
 
 export const runtimeRef = (name: RuntimeName): string => `runtimes/${name}:latest`;
 
@@ -260,7 +259,7 @@ async function buildRuntime(name: RuntimeName, key: string, cacheDir: string, rd
     const img = buildOciImage({
       layers,
       config,
-      created: CREATED,
+      created: createdAt(defaultCreated()),
       manifestAnnotations: { 'org.opencontainers.image.title': runtimeRef(name), 'org.opencontainers.image.description': recipe.description },
       refName: 'latest',
       indexAnnotations: { 'io.containerd.image.name': runtimeRef(name) },

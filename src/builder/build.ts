@@ -34,7 +34,7 @@ import { noProgress, type ProgressFn } from './events.js';
 import { finalConfig, type OciConfig } from './image-config.js';
 import { kraftfileError, loadKraftfile, parseKraftfile, type FsSpec, type Kraftfile, type RootfsFormat } from './kraftfile.js';
 import { tarDirectory } from './layer.js';
-import { checkPackageFormat, defaultOutDir, defaultTimestamp, emitImage, emitRomPackage, parseImageName, type EmittedImage, type RomLayer } from './pkg.js';
+import { checkPackageFormat, defaultCreated, defaultOutDir, defaultTimestamp, emitImage, emitRomPackage, parseImageName, type EmittedImage, type RomLayer } from './pkg.js';
 import { defaultCacheDir, ensureRuntime, resolveRuntimeName, runtimeRef, type RuntimeImage, type RuntimeName } from './base-images.js';
 import { skeletonLayer } from './skeleton.js';
 import { removeStaleTemps, tempDir } from './tmp.js';
@@ -57,8 +57,10 @@ export interface BuildOptions {
   buildArgs?: Record<string, string>;
   /** A Kraftfile other than the folder's own (`-K`). */
   kraftfile?: string;
-  /** Seconds since the epoch for `created` and layer file times (default $SOURCE_DATE_EPOCH, else 2024-01-01). */
+  /** Seconds since the epoch for the layers' file times (default $SOURCE_DATE_EPOCH, else 2024-01-01): same inputs, same layers. */
   timestamp?: number;
+  /** Seconds since the epoch the image says it was created (default $SOURCE_DATE_EPOCH, else now). */
+  created?: number;
   onProgress?: ProgressFn;
 }
 
@@ -279,6 +281,7 @@ export async function buildProject(dir: string, opts: BuildOptions = {}): Promis
   const progress = opts.onProgress ?? noProgress;
   const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
   const timestamp = opts.timestamp ?? defaultTimestamp();
+  const created = opts.created ?? defaultCreated();
   const notes: string[] = [];
   progress({ phase: 'kraftfile', message: `reading ${dir}` });
   const project = await loadProject(dir, opts.kraftfile);
@@ -300,7 +303,7 @@ export async function buildProject(dir: string, opts: BuildOptions = {}): Promis
     if (kf && !kf.runtime && !kf.rootfs) {
       const r = await emitRomPackage(
         kf.roms.map((rom) => ({ path: resolve(project.dir, rom.source.path), ...(rom.format ? { format: rom.format } : {}) })),
-        { ref: named.ref, tag: named.tag, outDir, ...(opts.archive ? { archive: opts.archive } : {}), targets: kf.targets, timestamp, workDir: work, onProgress: progress },
+        { ref: named.ref, tag: named.tag, outDir, ...(opts.archive ? { archive: opts.archive } : {}), targets: kf.targets, created, workDir: work, onProgress: progress },
       );
       progress({ phase: 'done', message: `${named.ref}: ROM package with ${r.roms.length} ROM(s) in ${outDir}` });
       return { ...r, ref: named.ref, name: named.name, tag: named.tag, kind: 'rom', config: {}, layers: r.roms.length, notes, durationMs: Date.now() - started };
@@ -341,7 +344,7 @@ export async function buildProject(dir: string, opts: BuildOptions = {}): Promis
       outDir,
       ...(opts.archive ? { archive: opts.archive } : {}),
       ...(rootfsType ? { rootfsType } : {}),
-      timestamp,
+      created,
       workDir: work,
       onProgress: progress,
     });

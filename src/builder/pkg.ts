@@ -22,6 +22,7 @@ import { buildOciImage, combineOciImages, writeOciLayout, type BuiltOciImage, ty
 import { MT } from '../oci/media-types.js';
 import { parseReference, repositoryName } from '../oci/reference.js';
 import { FIXED_MTIME } from '../image/tar-writer.js';
+import { createdAt, defaultCreated } from './times.js';
 import { UNIKRAFT } from '../image/unikraft.js';
 import { HangarError, invalid } from '../lib/errors.js';
 import { noProgress, type ProgressFn } from './events.js';
@@ -54,8 +55,7 @@ export function parseImageName(name: string, field = 'name'): { name: string; ta
   return { name: repo, tag, ref: `${repo}:${tag}` };
 }
 
-/** Seconds since the epoch → the RFC 3339 time images carry. */
-export const createdAt = (epoch: number): string => new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
+export { createdAt } from './times.js';
 
 export interface EmitOptions {
   /** Full name and tag: `app:latest`, `127.0.0.1:5000/team/app:v2`. */
@@ -65,8 +65,8 @@ export interface EmitOptions {
   /** Also write an oci-archive tarball here. */
   archive?: string;
   rootfsType?: RootfsFormat;
-  /** Seconds since the epoch. */
-  timestamp: number;
+  /** Seconds since the epoch the image says it was created (config `created`, annotation); layer contents do not depend on it. */
+  created: number;
   /** Scratch space on the same filesystem as the inputs. */
   workDir: string;
   onProgress?: ProgressFn;
@@ -110,7 +110,7 @@ export async function writeLayoutArchive(layoutDir: string, archive: string): Pr
 }
 
 /** Writes the layout (and the archive), replacing `o.outDir`; returns what every result reports. */
-async function writeBuilt(img: BuiltOciImage, o: EmitOptions, sizeBytes: number): Promise<EmittedImage> {
+async function writeBuilt(img: BuiltOciImage, o: Pick<EmitOptions, 'outDir' | 'archive' | 'workDir' | 'onProgress'>, sizeBytes: number): Promise<EmittedImage> {
   const staged = join(o.workDir, 'layout');
   await rm(staged, { recursive: true, force: true });
   await writeOciLayout(img, staged);
@@ -126,7 +126,7 @@ async function writeBuilt(img: BuiltOciImage, o: EmitOptions, sizeBytes: number)
  * a rootfs type, the kraftcloud/x86_64 rootfs package behind a nested index.
  */
 export async function emitImage(layers: readonly OciFileLayerInput[], config: OciConfig, o: EmitOptions): Promise<EmittedImage> {
-  const created = createdAt(o.timestamp);
+  const created = createdAt(o.created);
   const manifestAnnotations = { [ANNOTATION_CREATED]: created, [ANNOTATION_TITLE]: o.ref };
   const linux = buildOciImage({ layers: [...layers], config, created, manifestAnnotations, refName: o.tag, indexAnnotations: { [ANNOTATION_NAME]: o.ref }, ...(o.rootfsType ? { platform: LINUX_AMD64 } : {}) });
   const sizeBytes = layers.reduce((n, l) => n + l.size, 0);
@@ -207,7 +207,10 @@ export interface RomPackageOptions {
   outDir: string;
   archive?: string;
   targets?: readonly Target[];
-  timestamp: number;
+  /** Seconds since the epoch the package says it was created (default: `defaultCreated()`); the ROM layers do not depend on it. */
+  created?: number;
+  /** The name `created` had before build time and file times were told apart; kept for callers that still use it. */
+  timestamp?: number;
   workDir: string;
   onProgress?: ProgressFn;
 }
@@ -234,7 +237,7 @@ export async function emitRomPackage(roms: readonly RomInput[], o: RomPackageOpt
       annotations: { [ANNOTATION_TITLE]: r.name, [UNIKRAFT.annotations.filesystem]: r.format },
     });
   }
-  const created = createdAt(o.timestamp);
+  const created = createdAt(o.created ?? o.timestamp ?? defaultCreated());
   const img = buildOciImage({
     layers,
     config: {},
@@ -268,8 +271,8 @@ export interface PkgOptions {
   romType?: RootfsFormat;
   targets?: readonly Target[];
   cacheDir?: string;
-  /** Seconds since the epoch for `created` and file times (default 2024-01-01). */
-  timestamp?: number;
+  /** Seconds since the epoch the package says it was created (default: `defaultCreated()`). */
+  created?: number;
   onProgress?: ProgressFn;
 }
 
@@ -279,10 +282,7 @@ export interface PkgResult extends EmittedImage {
   roms?: RomLayer[];
 }
 
-export const defaultTimestamp = (): number => {
-  const env = process.env['SOURCE_DATE_EPOCH'];
-  return env && /^\d+$/.test(env) ? Number(env) : Math.floor(FIXED_MTIME.getTime() / 1000);
-};
+export { defaultCreated, defaultTimestamp } from './times.js';
 
 /** Default output folder of an image: `<cacheDir>/out/<name with / → _>/<tag>`. */
 export const defaultOutDir = (cacheDir: string, name: string, tag: string): string => join(cacheDir, 'out', name.replace(/[/:]/g, '_'), tag);
@@ -296,7 +296,7 @@ export async function pkg(opts: PkgOptions): Promise<PkgResult> {
   const { name, tag, ref } = parseImageName(opts.name);
   const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
   const outDir = resolve(opts.outDir ?? defaultOutDir(cacheDir, name, tag));
-  const timestamp = opts.timestamp ?? defaultTimestamp();
+  const created = opts.created ?? defaultCreated();
   const progress = opts.onProgress ?? noProgress;
   await mkdir(dirname(outDir), { recursive: true });
   const workDir = await tempDir(dirname(outDir), 'pkg');
@@ -305,7 +305,7 @@ export async function pkg(opts: PkgOptions): Promise<PkgResult> {
       if (!opts.roms || opts.roms.length === 0) throw invalid('pkg', 'nothing to package (give an image layout to package, or --rom folders for a ROM package)');
       const r = await emitRomPackage(
         opts.roms.map((p) => ({ path: p, ...(opts.romType ? { format: opts.romType } : {}) })),
-        { ref, tag, outDir, ...(opts.archive ? { archive: opts.archive } : {}), ...(opts.targets ? { targets: opts.targets } : {}), timestamp, workDir, onProgress: progress },
+        { ref, tag, outDir, ...(opts.archive ? { archive: opts.archive } : {}), ...(opts.targets ? { targets: opts.targets } : {}), created, workDir, onProgress: progress },
       );
       return { ...r, ref, kind: 'rom' };
     }
@@ -314,8 +314,12 @@ export async function pkg(opts: PkgOptions): Promise<PkgResult> {
     if (!img) throw new HangarError('invalid_argument', `${opts.from}: the layout has no linux/amd64 image`);
     const layers: OciFileLayerInput[] = img.layers.map((l) => ({ file: blobPath(resolve(opts.from!), l.digest), digest: l.digest, size: l.size, diffId: l.diffId, mediaType: l.mediaType }));
     if (opts.rootfsType && img.layers.some((l) => l.compression !== 'none')) throw invalid('rootfs-type', `${opts.from}: packing a rootfs needs uncompressed layers (build the image with hangar build)`);
-    const config = (JSON.parse(img.configBytes.toString('utf8')) as { config?: OciConfig }).config ?? {};
-    const r = await emitImage(layers, config, { ref, tag, outDir, ...(opts.archive ? { archive: opts.archive } : {}), ...(opts.rootfsType ? { rootfsType: opts.rootfsType } : {}), timestamp, workDir, onProgress: progress });
+    const source = JSON.parse(img.configBytes.toString('utf8')) as { config?: OciConfig; created?: unknown };
+    const config = source.config ?? {};
+    // Packaging an image again is not a rebuild: it keeps the time the image was built.
+    const built = typeof source.created === 'string' ? Date.parse(source.created) : NaN;
+    const keep = opts.created ?? (Number.isNaN(built) ? created : Math.floor(built / 1000));
+    const r = await emitImage(layers, config, { ref, tag, outDir, ...(opts.archive ? { archive: opts.archive } : {}), ...(opts.rootfsType ? { rootfsType: opts.rootfsType } : {}), created: keep, workDir, onProgress: progress });
     return { ...r, ref, kind: 'image' };
   } finally {
     await rm(workDir, { recursive: true, force: true });

@@ -78,6 +78,7 @@ export const deployVerbWith = (pieces: () => Pieces) =>
       'hangar deploy examples/hello',
       'hangar deploy . -n web -M 256Mi -p 443:8080/http+tls -e GREETING=hi',
       'hangar deploy . -n web -R 2 --scale-to-zero policy=on,cooldown-time=1000',
+      'hangar deploy ./base -n fn --rom dir=./rom1/fs,at=/rom',
     ],
     async run(ctx, a, o) {
       await deploy(ctx, pieces(), typeof a['dir'] === 'string' ? a['dir'] : undefined, o);

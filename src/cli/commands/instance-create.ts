@@ -7,6 +7,7 @@ import { badFlag } from '../parse/errors.js';
 import { parseRoms, parseScaleToZero, type RomSpec, type ScaleToZero } from '../parse/kv-spec.js';
 import { parsePorts, type PortSpec } from '../parse/ports.js';
 import { parseCount, parseDuration, parseMemory } from '../parse/units.js';
+import { inlineRomFiles } from '../rom-files.js';
 import type { Ctx, OptSpec } from '../spec.js';
 
 /** The flags `instance create` and `deploy` share, as commander parses them. */
@@ -38,7 +39,7 @@ export const CREATE_OPTIONS: OptSpec[] = [
   { flags: '-R, --replicas <n>', description: 'extra copies to create (total = n + 1)' },
   { flags: '--restart <policy>', description: 'restart policy', choices: RESTART_POLICIES },
   { flags: '-p, --port <public:dest[/handlers]>', description: 'publish a port, e.g. 443:8080/http+tls (repeatable)', repeatable: true },
-  { flags: '--rom <spec>', description: 'attach a ROM: image=<ref>,at=/rom[,name=..] or dir=<folder>,at=/rom (repeatable)', repeatable: true },
+  { flags: '--rom <spec>', description: 'attach a ROM: image=<ref>,at=/rom[,name=..], or dir=<folder>,at=/rom sent inline (at most 16 files, 1 MiB) (repeatable)', repeatable: true },
   { flags: '--scale-to-zero <spec>', description: 'on, idle, off, or key=value pairs joined by commas: policy=on, cooldown-time=1000 (ms), notify-time=, stateful=true' },
   { flags: '--scale-to-zero-cooldown <duration>', description: 'kraft-style cooldown, e.g. 1s' },
   { flags: '--scale-to-zero-stateful', description: 'kraft-style: snapshot memory before standby' },
@@ -99,30 +100,48 @@ export function planCreate(ctx: Ctx, f: CreateFlags, image: string, args: string
   if (stz && stz.policy !== 'off' && ports.length === 0) {
     throw new HangarError('invalid_argument', '--scale-to-zero needs a published port (-p 443:8080/http+tls): instances wake on traffic to their service', { field: '--scale-to-zero' });
   }
-  const local = roms.find((r): r is RomSpec & { dir: string } => 'dir' in r);
-  if (local) throw badFlag('--rom', `dir=${local.dir}`, `package the folder first (hangar pkg --rom ${local.dir} -n <name> --push) and pass image=<name>`);
+  if (roms.length > 0) body['roms'] = roms.map((r) => romBody(ctx.io.cwd, r));
+  checkBodySize(body, roms);
   return { body, ports, roms, ...(stz ? { scaleToZero: stz } : {}), waitMs };
 }
 
-/** The fields for what the ingress serves (service group, scale-to-zero, ROMs); the node may not take them yet. */
+/** One `roms[]` entry of the API: an image reference, or a folder sent inline as `files`. */
+export function romBody(cwd: string, r: RomSpec): Record<string, unknown> {
+  return {
+    ...(r.name !== undefined ? { name: r.name } : {}),
+    ...('image' in r ? { image: r.image } : { files: inlineRomFiles(cwd, r.dir) }),
+    ...(r.at !== undefined ? { at: r.at } : {}),
+  };
+}
+
+/** The node takes at most 8 MiB per request; several inline ROMs can pass that while each is within its own limit. */
+export const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+
+function checkBodySize(body: Record<string, unknown>, roms: readonly RomSpec[]): void {
+  const dirs = roms.filter((r): r is RomSpec & { dir: string } => 'dir' in r);
+  if (dirs.length === 0 || Buffer.byteLength(JSON.stringify(body)) <= MAX_REQUEST_BYTES) return;
+  throw badFlag('--rom', `dir=${dirs[0]!.dir}`, `the inline ROMs (${dirs.map((d) => d.dir).join(', ')}) make the request larger than the node's 8 MiB; package the largest as a ROM image (hangar pkg --rom <folder> -n <name> --push) and pass image=<name>`);
+}
+
+/** The fields for what the ingress serves (service group, scale-to-zero); the node may not take them yet. */
 function extras(p: CreatePlan): Record<string, unknown> {
   const x: Record<string, unknown> = {};
   if (p.ports.length > 0) x['service_group'] = { services: p.ports };
   if (p.scaleToZero) x['scale_to_zero'] = p.scaleToZero;
-  if (p.roms.length > 0) x['roms'] = p.roms;
   return x;
 }
 
 const UNSUPPORTED_NOTE: Record<string, (p: CreatePlan) => string> = {
   service_group: (p) => `ports ${p.ports.map((s) => `${s.port}:${s.destination_port}/${s.handlers.join('+')}`).join(', ')} are checked but not served: this node has no ingress yet; reach the instance on its private IP`,
   scale_to_zero: () => 'scale-to-zero is checked but not applied: this node does not support it yet',
-  roms: () => 'ROMs are checked but not attached: this node does not support ROMs yet',
 };
 
 /**
- * POST /v1/instances. Ports, scale-to-zero and ROMs are sent as the UKC API
- * has them; a node that rejects them as unknown fields (400, nothing created)
- * gets the request again without them, and the user a note for each.
+ * POST /v1/instances. Ports and scale-to-zero are sent as the UKC API has
+ * them; a node that rejects them as unknown fields (400, nothing created)
+ * gets the request again without them, and the user a note for each. ROMs
+ * are never dropped: an instance without the code or data it was given would
+ * answer wrongly, so a node without ROMs is an error.
  */
 export async function createInstances(ctx: Ctx, plan: CreatePlan): Promise<Entry[]> {
   const node = ctx.node();
@@ -134,6 +153,7 @@ export async function createInstances(ctx: Ctx, plan: CreatePlan): Promise<Entry
       return reply.entries;
     } catch (e) {
       const field = e instanceof NodeError && e.http === 400 ? /^(service_group|scale_to_zero|roms)\b.*unknown field/.exec(e.message)?.[1] : undefined;
+      if (field === 'roms') throw new HangarError('invalid_argument', `--rom: the node at ${node.baseUrl} does not take ROMs (it is older than this CLI); update the node`, { field: '--rom', cause: e });
       if (field === undefined || !(field in x)) throw e;
       ctx.io.err(`note: ${UNSUPPORTED_NOTE[field]!(plan)}\n`);
       const { [field]: _dropped, ...rest } = x;

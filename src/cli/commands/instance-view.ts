@@ -30,6 +30,29 @@ export const instanceTable = (rows: Entry[], width: number): string => renderTab
 
 const us = (v: unknown): string => (typeof v === 'number' ? (v >= 1000 ? `${(v / 1000).toFixed(1)} ms` : `${v} µs`) : '');
 
+/** What an image field holds: a reference, or an ImageSpec object (its name or URL). */
+const imageOf = (v: unknown): string => {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return cell(o['name'] ?? o['url'] ?? o['digest'] ?? v);
+  }
+  return cell(v);
+};
+
+/** `name (image or inline) at /path` for each ROM, joined by `, `: what the instance was given and where it finds it. */
+export function romsText(roms: unknown): string {
+  if (!Array.isArray(roms)) return '';
+  return roms
+    .map((r: unknown) => {
+      const o = r && typeof r === 'object' ? (r as Record<string, unknown>) : {};
+      const src = o['image'] !== undefined && o['image'] !== null ? imageOf(o['image']) : 'inline';
+      const at = typeof o['at'] === 'string' && o['at'] !== '' ? ` at ${o['at']}` : '';
+      return `${cell(o['name'])} (${src})${at}`;
+    })
+    .join(', ');
+}
+
 /** The `get` view: one block of `key: value` lines per instance. */
 export function instanceFields(r: Entry): string {
   const env = r['env'] && typeof r['env'] === 'object' ? Object.entries(r['env'] as Record<string, unknown>).map(([k, v]) => `${k}=${cell(v)}`).join(' ') : '';
@@ -45,6 +68,7 @@ export function instanceFields(r: Entry): string {
     ['private fqdn', cell(r['private_fqdn'])],
     ['args', args],
     ['env', env],
+    ['roms', romsText(r['roms'])],
     ['restart', cell(r['restart_policy'])],
     ['created', r['created_at'] ? `${cell(r['created_at'])} (${age(r['created_at'])} ago)` : ''],
     ['started', cell(r['started_at'])],

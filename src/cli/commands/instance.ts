@@ -22,6 +22,8 @@ const create = verb<CreateFlags & Out & { image?: string }>({
     'hangar instance create hello:latest -n web -M 256Mi -e GREETING=hi',
     'hangar instance create hello:latest -n web -p 443:8080/http+tls',
     'hangar instance create hello:latest -n alt -- /hello --port 9000',
+    'hangar instance create base:latest -n fn1 --rom image=rom1:latest,at=/rom',
+    'hangar instance create base:latest -n fn2 --rom dir=./rom2/fs,at=/rom',
   ],
   async run(ctx, a, o) {
     const format = outputFormat(o.output);

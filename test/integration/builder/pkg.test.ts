@@ -85,8 +85,9 @@ describe('pkg', { skip: isRoot ? false : 'needs root (buildah, mkfs.erofs)' }, (
   });
 
   it('hello is reproducible, and --rootfs-type cpio adds a kraftcloud/x86_64 initrd manifest the node skips', async () => {
-    const a = await buildProject(join(EXAMPLES, 'hello'), { cacheDir: BUILD_CACHE, outDir: join(work, 'hello-a') });
-    const b = await buildProject(join(EXAMPLES, 'hello'), { cacheDir: BUILD_CACHE, outDir: join(work, 'hello-b') });
+    // created is the build time unless fixed; fixed, the whole image is reproducible.
+    const a = await buildProject(join(EXAMPLES, 'hello'), { cacheDir: BUILD_CACHE, outDir: join(work, 'hello-a'), created: 1700000000 });
+    const b = await buildProject(join(EXAMPLES, 'hello'), { cacheDir: BUILD_CACHE, outDir: join(work, 'hello-b'), created: 1700000000 });
     assert.equal(a.manifestDigest, b.manifestDigest, 'same inputs, same image');
     const p = await pkg({ name: '127.0.0.1:5000/examples/hello:v2', from: a.layoutDir, rootfsType: 'cpio', outDir: join(work, 'hello-uk'), archive: join(work, 'hello-uk.oci.tar') });
     assert.ok(p.indexDigest);

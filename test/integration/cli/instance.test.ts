@@ -102,7 +102,7 @@ test('a missing instance is one line naming it, exit 1', async () => {
 });
 
 test('create with ports the node cannot serve yet: created, with a note', async () => {
-  const r = await hangar('instance', 'create', 'hello:latest', '-n', 'web', '-p', '443:8080/http+tls', '--scale-to-zero', 'policy=on,cooldown-time=1000,stateful=true', '--rom', 'image=hello:latest,at=/rom', '-o', 'json');
+  const r = await hangar('instance', 'create', 'hello:latest', '-n', 'web', '-p', '443:8080/http+tls', '--scale-to-zero', 'policy=on,cooldown-time=1000,stateful=true', '-o', 'json');
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /note: ports 443:8080\/http\+tls are checked but not served/);
   assert.equal((JSON.parse(r.out) as Array<{ state: string }>)[0]!.state, 'running');

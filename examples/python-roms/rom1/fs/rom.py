@@ -1,0 +1,2 @@
+def function():
+    return "Hi from 1st ROM!\n"

@@ -1,0 +1,2 @@
+def function():
+    return "Hi from 2nd ROM!\n"
