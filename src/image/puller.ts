@@ -58,7 +58,7 @@ export interface ImagePullerOptions {
   /** Named in the refusal of an image no driver runs (default `runc`). */
   driverName?: string;
   /** Keeps digests from collection and removal while an instance is created from them (the image service's lease). */
-  lease?: (digests: readonly string[]) => Promise<() => void>;
+  lease?: (digests: readonly string[]) => Promise<(lingerMs?: number) => void>;
   /** Which registries and addresses pulls may reach (egress.ts); without it, any. */
   egress?: RegistryEgress;
   /** The image service's access rule; without it a `source.user` may use every image. */
@@ -96,7 +96,7 @@ export class ImagePuller implements ImageStore {
   private readonly timeoutMs: number | undefined;
   private readonly runnable: (kind: string) => boolean;
   private readonly driverName: string;
-  private readonly lease: (digests: readonly string[]) => Promise<() => void>;
+  private readonly lease: (digests: readonly string[]) => Promise<(lingerMs?: number) => void>;
   private readonly access: Pick<ImageService, 'canRead' | 'mayPullInto'> | undefined;
   private readonly egress: RegistryEgress | undefined;
   private readonly inflight = new Map<string, Promise<PullOutcome>>();
@@ -142,7 +142,8 @@ export class ImagePuller implements ImageStore {
     try {
       await this.checkRunnable(ref, hit);
       const canonical = r.digest ? `${hit.repo}@${digest}` : `${hit.repo}:${r.tag ?? DEFAULT_TAG}`;
-      return await this.store.resolveStored({ asked: resolveAs, ref: canonical, repo: hit.repo, digest });
+      const resolved = await this.store.resolveStored({ asked: resolveAs, ref: canonical, repo: hit.repo, digest });
+      return { ...resolved, settle: () => release(0) };
     } finally {
       release();
     }

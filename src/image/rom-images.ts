@@ -17,14 +17,14 @@ export interface RomImage {
   imageDigest: string;
   /** The ROM layer: its blob holds the ROM's bytes. */
   layer: { digest: string; size: number };
-  /** Ends the lease that keeps the image from GC until the instance record names it. */
-  release(): void;
+  /** Ends the lease that keeps the image from GC until the instance record names it (0: now, the record is stored or the create failed). */
+  release(lingerMs?: number): void;
 }
 
 export interface RomImageResolverOptions {
   puller: Pick<ImagePuller, 'localHit' | 'canPull' | 'pull' | 'describe'>;
   registry: Pick<LocalRegistry, 'getManifest'>;
-  lease?: (digests: readonly string[]) => Promise<() => void>;
+  lease?: (digests: readonly string[]) => Promise<(lingerMs?: number) => void>;
 }
 
 const KIND_WORDS: Record<string, string> = {
@@ -63,7 +63,7 @@ export class RomImageResolver {
       const layer = info.roms[0]!;
       return { imageDigest: hit.manifest.digest, layer: { digest: layer.digest, size: layer.size }, release };
     } catch (e) {
-      release();
+      release(0);
       throw e;
     }
   }

@@ -92,17 +92,24 @@ export class RomFileStore implements RomStore {
       }
     }
     const img = await this.o.images.resolve(source.ref, { ...source.source, user });
+    let held = false;
     try {
       const lease = await this.hold(img.layer.digest, (dest) => this.copyBlob(img.layer.digest, dest));
       try {
         const format = await formatOf(this.path(img.layer.digest));
-        return { rom: { digest: img.layer.digest, format, sizeBytes: img.layer.size, imageDigest: img.imageDigest }, lease };
+        held = true;
+        // The image stays held with the ROM bytes: until the record naming it is stored (or the create failed).
+        const release = async (): Promise<void> => {
+          img.release(0);
+          await lease.release();
+        };
+        return { rom: { digest: img.layer.digest, format, sizeBytes: img.layer.size, imageDigest: img.imageDigest }, lease: { release } };
       } catch (e) {
         await lease.release();
         throw e;
       }
     } finally {
-      img.release();
+      if (!held) img.release(0);
     }
   }
 

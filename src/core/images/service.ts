@@ -196,16 +196,19 @@ export class ImageService {
 
   /**
    * Keeps `digests` from collection and removal while an instance is created
-   * from them; the lease outlives its release by `leaseLingerMs`, until the
-   * instance is stored and its reference source names it.
+   * from them; the lease outlives its release by `lingerMs` (default
+   * `leaseLingerMs`), until the instance is stored and its reference source
+   * names it. A caller that knows the record is stored (or that the create
+   * failed) releases with 0, so removing the image right after deleting its
+   * last instance is not refused for the linger.
    */
-  async lease(digests: readonly string[]): Promise<() => void> {
+  async lease(digests: readonly string[]): Promise<(lingerMs?: number) => void> {
     const l: Lease = { digests: [...digests], until: Infinity };
     await this.mutex.run(async () => {
       this.leases.add(l);
     });
-    return () => {
-      l.until = this.clock.now().getTime() + this.linger;
+    return (lingerMs = this.linger) => {
+      l.until = Math.min(l.until, this.clock.now().getTime() + lingerMs);
     };
   }
 }

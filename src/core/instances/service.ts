@@ -83,13 +83,18 @@ export class InstanceService {
       if (e instanceof HangarError && (e.kind === 'not_found' || e.kind === 'invalid_argument')) throw invalid('image', e.message);
       throw e;
     });
-    const names = replicaNames(req.name ?? randomName(), req.replicas);
-    // Every replica gets the same ROMs: their bytes are prepared (pulled, packed) once, before the records.
-    const attached = req.roms.length > 0 ? await attachRoms(this.romStore(), user, req.roms) : undefined;
     try {
-      return await this.insertAndStart(user, req, names, image.digest, attached);
+      const names = replicaNames(req.name ?? randomName(), req.replicas);
+      // Every replica gets the same ROMs: their bytes are prepared (pulled, packed) once, before the records.
+      const attached = req.roms.length > 0 ? await attachRoms(this.romStore(), user, req.roms) : undefined;
+      try {
+        return await this.insertAndStart(user, req, names, image.digest, attached);
+      } finally {
+        await attached?.release();
+      }
     } finally {
-      await attached?.release();
+      // The records name the image now (or there are none): its hold can end.
+      image.settle?.();
     }
   }
 
@@ -210,6 +215,12 @@ export class InstanceService {
           throw invalid('value', e instanceof Error ? e.message : String(e));
         });
         next.imageDigest = img.digest;
+        try {
+          await this.d.store.updateInstance(next);
+        } finally {
+          img.settle?.();
+        }
+        return next;
       }
       await this.d.store.updateInstance(next);
       return next;

@@ -22,6 +22,12 @@ export interface ResolvedImage {
   rootfs: string;
   config: ImageConfig;
   sizeBytes: number;
+  /**
+   * Ends the resolve's hold on the image now. Call it once the instance record
+   * that names the image is stored (or the create failed); without the call
+   * the hold expires by itself a while after the resolve.
+   */
+  settle?: () => void;
 }
 
 export interface ImageRecord {

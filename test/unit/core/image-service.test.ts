@@ -87,3 +87,13 @@ test('a lease keeps a digest from gc and removal while an instance is created, a
   await clock.advance(1);
   assert.equal((await svc.keepSet()).has(D(6)), false);
 });
+
+test('a lease released with 0 (the record is stored) ends at once, even after a lingering release', async () => {
+  const { svc } = setup([], { leaseLingerMs: 60_000 });
+  const release = await svc.lease([D(7)]);
+  release(); // the resolve's own release: lingers
+  assert.ok(await svc.refusal({ ref: 'app:v1', digest: D(7), lastTag: true }), 'held while the create runs');
+  release(0); // the create stored its record (or failed)
+  assert.equal(await svc.refusal({ ref: 'app:v1', digest: D(7), lastTag: true }), undefined);
+  assert.equal((await svc.keepSet()).has(D(7)), false);
+});

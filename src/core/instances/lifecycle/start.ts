@@ -45,6 +45,7 @@ async function coldStart(ctx: RunContext, inst: Instance, t0: number, isRestart:
   try {
     driver = ctx.driverFor(inst); // inside the try: an unknown driver name is a failed start, not a stuck 'starting'
     const image = await d.images.resolve(inst.image);
+    image.settle?.(); // the instance's record names it already
     const roms = await romPaths(ctx, inst.roms ?? []);
     const net = await d.network.attach(uuid, inst.hostname, inst.owner);
     netInfo = { interfaceUuid: inst.network?.interfaceUuid ?? newUuid(), ip: net.ip, mac: net.mac };
