@@ -30,7 +30,8 @@ export interface AccessOptions {
   directory?: RepositoryDirectory | undefined;
   /** uuid of the user with this name (namespaces). */
   userNamed?: ((name: string) => Promise<string | undefined>) | undefined;
-  uses: () => Promise<ImageUse[]>;
+  /** The uses by `owner` that may name `repo` (a superset; matched exactly here). */
+  usesOf: (owner: string, repo: string) => Promise<ImageUse[]>;
 }
 
 /** Owner in force: recorded, by namespace, public (unrecorded but holding images), or none. */
@@ -60,7 +61,7 @@ export class ImageAccess {
     if (user.admin || !this.o.directory) return true;
     const own = await this.ownership(repo);
     if (!own || own.public || own.owner === user.uuid) return true;
-    return (await this.o.uses()).some((u) => u.owner === user.uuid && refNames(u.ref, repo));
+    return (await this.o.usesOf(user.uuid, repo)).some((u) => u.owner === user.uuid && refNames(u.ref, repo));
   }
 
   async canWrite(user: Principal, repo: string): Promise<boolean> {

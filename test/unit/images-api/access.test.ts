@@ -20,7 +20,7 @@ function rule(o: { exists?: string[]; links?: Record<string, string[]>; uses?: I
     blobRepos: async (d) => o.links?.[d] ?? [],
   };
   const users: Record<string, string> = { alice: ALICE.uuid, bob: BOB.uuid };
-  return { owners, access: new ImageAccess({ directory: dir, userNamed: async (n) => users[n], uses: async () => o.uses ?? [] }) };
+  return { owners, access: new ImageAccess({ directory: dir, userNamed: async (n) => users[n], usesOf: async () => o.uses ?? [] }) };
 }
 
 test('the first push claims a free name; others may then neither write nor read it', async () => {
