@@ -127,6 +127,11 @@ export class ImageService {
     return this.access.mayPullInto(user, repo);
   }
 
+  /** For a pull with the user's own credentials: records `repo` as theirs and private, or refuses (false). */
+  claimForPrivatePull(user: Principal, repo: string): Promise<boolean> {
+    return this.access.claimForPrivatePull(user, repo);
+  }
+
   // --- pins ---------------------------------------------------------------------
 
   /** The pins in force (expired ones are dropped here). */
