@@ -173,7 +173,8 @@ export class ImagePuller implements ImageStore {
 
   /**
    * Pulls `ref` into the LocalRegistry (always asks the registry; blobs held are
-   * not fetched again). Concurrent pulls of the same reference share one.
+   * not fetched again). Concurrent pulls of the same reference share one (a pull with a user's own credentials only
+   * with that user's).
    */
   pull(ref: string, source?: ImageSource, onProgress?: Progress): Promise<PullOutcome> {
     const r = parseReference(ref, 'image');
