@@ -8,7 +8,10 @@
  *   node lacks; `always` asks the registry every time (blobs the node holds are
  *   not fetched again); `never` only uses what the node holds.
  * - Credentials: the ImageSpec's, else the central registry's when the
- *   reference is for central (no host, or central's host).
+ *   reference is for central (no host, or central's host). What a user pulls
+ *   with their own credentials (or registry auth headers) lands in a
+ *   repository recorded as theirs and private (access.ts), never in the
+ *   shared cache; the node's central credentials fetch shared images.
  * - One pull per reference at a time: concurrent resolves of the same missing
  *   image wait for the same pull.
  * - Where images land: repository = the reference's path (`127.0.0.1:5000/library/hello:v1`
@@ -62,7 +65,7 @@ export interface ImagePullerOptions {
   /** Which registries and addresses pulls may reach (egress.ts); without it, any. */
   egress?: RegistryEgress;
   /** The image service's access rule; without it a `source.user` may use every image. */
-  access?: Pick<ImageService, 'canRead' | 'mayPullInto'>;
+  access?: Pick<ImageService, 'canRead' | 'mayPullInto' | 'claimForPrivatePull'>;
 }
 
 export interface PullOutcome extends PullResult {
@@ -97,7 +100,7 @@ export class ImagePuller implements ImageStore {
   private readonly runnable: (kind: string) => boolean;
   private readonly driverName: string;
   private readonly lease: (digests: readonly string[]) => Promise<(lingerMs?: number) => void>;
-  private readonly access: Pick<ImageService, 'canRead' | 'mayPullInto'> | undefined;
+  private readonly access: Pick<ImageService, 'canRead' | 'mayPullInto' | 'claimForPrivatePull'> | undefined;
   private readonly egress: RegistryEgress | undefined;
   private readonly inflight = new Map<string, Promise<PullOutcome>>();
   /** manifest digest → classification (content-addressed, so never stale). */
@@ -171,30 +174,49 @@ export class ImagePuller implements ImageStore {
 
   /**
    * Pulls `ref` into the LocalRegistry (always asks the registry; blobs held are
-   * not fetched again). Concurrent pulls of the same reference share one.
+   * not fetched again). Concurrent pulls of the same reference share one (a pull with a user's own credentials only
+   * with that user's).
    */
   pull(ref: string, source?: ImageSource, onProgress?: Progress): Promise<PullOutcome> {
     const r = parseReference(ref, 'image');
+    if (source?.user && this.access) {
+      const { user, ...rest } = source;
+      const access = this.access;
+      const personal = rest.credentials !== undefined || RegistryEgress.authHeaders(rest.headers) !== undefined;
+      // What is refused anyway (no registry, one the node may not reach) is refused before anything is claimed.
+      const from = this.sourceFor(r, rest);
+      if (!from || (this.egress && !this.egress.mayPullFrom(from.registry))) return this.fetch(r, ref, rest, onProgress, undefined);
+      return (async () => {
+        // A pull may not put an image into another user's repository (their next instance would run it), and what the
+        // user's own credentials fetch goes only where nobody else reads it.
+        const ok = personal ? await access.claimForPrivatePull(user, r.path) : await access.mayPullInto(user, r.path);
+        if (!ok) {
+          this.log.warn({ ref, repo: r.path }, personal ? 'pull refused: with credentials it must land in a repository of the user alone, and this one is shared or another user\'s' : 'pull refused: the repository belongs to another user');
+          throw pullFailed(ref);
+        }
+        const out = await this.fetch(r, ref, rest, onProgress, personal ? user.uuid : undefined);
+        // Another pull may have made the repository someone else's meanwhile: hand over only what the user may read.
+        if (!(await access.canRead(user, out.repo))) throw pullFailed(ref);
+        return out;
+      })();
+    }
+    return this.fetch(r, ref, source, onProgress, undefined);
+  }
+
+  /** The pull itself; `personal` (the uuid whose credentials it uses) keeps it apart from others' pulls of the same reference. */
+  private fetch(r: ImageReference, ref: string, source: ImageSource | undefined, onProgress: Progress | undefined, personal: string | undefined): Promise<PullOutcome> {
     const from = this.sourceFor(r, source);
     if (!from) return Promise.reject(new HangarError('not_found', `image '${ref}' is not on this node and no central registry is configured to pull it from`));
     const reference = r.digest ?? r.tag ?? 'latest';
     const localTag = r.digest ? undefined : (r.tag ?? 'latest');
-    if (source?.user && this.access) {
-      const { user, ...rest } = source;
-      // A pull may not put an image into another user's repository (their next instance would run it).
-      return this.access.mayPullInto(user, r.path).then((ok) => {
-        if (ok) return this.pull(ref, rest, onProgress);
-        this.log.warn({ ref, repo: r.path }, 'pull refused: the repository belongs to another user');
-        throw pullFailed(ref);
-      });
-    }
     const where = `${registryBaseUrl(from.registry)}/${r.path}${r.digest ? `@${r.digest}` : `:${reference}`}`;
     if (this.egress && !this.egress.mayPullFrom(from.registry)) {
       // Refused before any connection: a reference cannot make the node reach a host it was not configured for.
       this.log.warn({ ref, source: where }, 'pull refused: the registry is neither central nor in HANGAR_ALLOWED_REGISTRIES');
       return Promise.reject(pullFailed(ref));
     }
-    const running = this.inflight.get(where);
+    const key = personal === undefined ? where : `${where} for ${personal}`;
+    const running = this.inflight.get(key);
     if (running) return running;
     const client = new RegistryClient(from);
     const t0 = Date.now();
@@ -209,10 +231,10 @@ export class ImagePuller implements ImageStore {
         throw pullFailed(ref, e);
       })
       .finally(() => {
-        this.inflight.delete(where);
+        this.inflight.delete(key);
         client.close();
       });
-    this.inflight.set(where, p);
+    this.inflight.set(key, p);
     return p;
   }
 

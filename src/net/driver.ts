@@ -2,10 +2,8 @@
  * CniNetwork: the NetworkDriver built on named netns + the CNI bridge plugin,
  * an internal DNS server on the bridge gateway and iptables isolation.
  *
- * Optional prewarm pool: `prewarm(n)` keeps n ready netns (eth0 on the bridge,
- * IP leased, lo up, sysctls set) so that `attach` only writes two small files.
- * A pooled netns keeps its `<prefix>-pool-<hex>` name; the id → netns mapping
- * always comes from the attachment record, never from the name.
+ * Optional prewarm pool (pool.ts): `prewarm(n)` keeps n ready netns so that
+ * `attach` only writes two small files.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -15,13 +13,11 @@ import { HangarError, asHangarError, notFound } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import { deleteBridge, ensureBridge } from './bridge.js';
 import {
-  POOL_SUFFIX_RE,
   checkHostname,
   checkId,
   hostsText,
   netnsNameForId,
   ownNetnsSuffix,
-  poolNetnsName,
   resolveConfig,
   resolvConfText,
   type CniNetworkOptions,
@@ -30,21 +26,17 @@ import {
 import { DnsRegistry, DnsServer } from './dns.js';
 import { installFirewall, removeFirewall } from './firewall.js';
 import { Tenancy } from './tenancy.js';
-import { attachmentOf, pathExists, readSandbox, sweepLeases, sweepTmpFiles, vethCounters } from './host.js';
+import { attachmentOf, readSandbox, sweepLeases, sweepTmpFiles, vethCounters } from './host.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { netnsExists, netnsList } from './netns.js';
 import { createSandbox, teardownSandbox } from './sandbox.js';
-import { RecordDir, writeTextAtomic, type AttachmentRecord, type NetSandbox, type PoolRecord } from './state.js';
+import { NetnsPool } from './pool.js';
+import { RecordDir, writeTextAtomic, type AttachmentRecord, type NetSandbox } from './state.js';
 
 export type { CniNetworkOptions } from './config.js';
 
-const REFILL_DELAY_MS = 250;
-
 /** How long a claim's iptables write waits, so its process spawn falls while the sandbox's runc runs (see Tenancy). */
 const CLAIM_DELAY_MS = 25;
-
-/** Owner marker for netns names held by the prewarm pool. */
-const POOL_OWNER = '\0pool';
 
 export class CniNetwork implements NetworkDriver {
   readonly config: NetConfig;
@@ -54,19 +46,12 @@ export class CniNetwork implements NetworkDriver {
   private readonly registry = new DnsRegistry((from, ip) => this.tenancy.visible(from, ip));
   private readonly dnsServer: DnsServer;
   private readonly records: RecordDir<AttachmentRecord>;
-  private readonly poolRecords: RecordDir<PoolRecord>;
+  private readonly pool: NetnsPool;
   private readonly locks = new KeyedMutex();
   /** netns name → owning id (or POOL_OWNER), for every netns this driver made or is making. */
   private readonly owners = new Map<string, string>();
   private loading: Promise<void> | undefined;
   private initialized = false;
-  /** Ready, unclaimed pool entries. */
-  private pool: NetSandbox[] = [];
-  private poolTarget = 0;
-  private poolCreating = 0;
-  private filling: Promise<void> | undefined;
-  private refillTimer: NodeJS.Timeout | undefined;
-  private stopping = false;
 
   constructor(opts: CniNetworkOptions) {
     this.config = resolveConfig(opts);
@@ -75,7 +60,7 @@ export class CniNetwork implements NetworkDriver {
     // A name is answered to an instance only once its own rules landed: what it resolves, it can reach.
     this.dnsServer = new DnsServer(this.registry, this.log, (from) => this.tenancy.settled(from));
     this.records = new RecordDir(this.config.attachmentsDir);
-    this.poolRecords = new RecordDir(this.config.poolDir);
+    this.pool = new NetnsPool(this.config, this.log, this.owners);
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
@@ -83,15 +68,14 @@ export class CniNetwork implements NetworkDriver {
   /** Creates state dirs, the bridge (with the gateway IP), the firewall rules and starts DNS. Idempotent. */
   async init(): Promise<void> {
     const cfg = this.config;
-    this.stopping = false;
-    await Promise.all([this.records.ensure(), this.poolRecords.ensure(), mkdir(cfg.hostsDir, { recursive: true }), mkdir(cfg.ipamDir, { recursive: true })]);
+    await Promise.all([this.records.ensure(), this.pool.open(), mkdir(cfg.hostsDir, { recursive: true }), mkdir(cfg.ipamDir, { recursive: true })]);
     const resolv = resolvConfText(cfg);
     if ((await readFile(cfg.resolvConf, 'utf8').catch(() => '')) !== resolv) await writeTextAtomic(cfg.resolvConf, resolv);
     await ensureBridge(cfg);
     await installFirewall(cfg);
     await this.dnsServer.start(cfg.gateway, 53);
     await this.load();
-    await this.adoptPool();
+    await this.pool.adopt();
     await this.tenancy.sync();
     // What a kill -9 leaves: temp files of interrupted writes, leases whose netns never got recorded.
     const tmp = await sweepTmpFiles(cfg);
@@ -102,28 +86,12 @@ export class CniNetwork implements NetworkDriver {
 
   /** Stops the DNS server and pool refills and releases the pool. Attachments stay (their instances survive restarts). */
   async close(): Promise<void> {
-    this.stopping = true;
     this.initialized = false;
-    if (this.refillTimer) clearTimeout(this.refillTimer);
-    await this.filling?.catch(() => undefined);
+    await this.pool.stop();
     await this.dnsServer.stop();
-    await this.releasePool();
+    await this.pool.release();
     await this.tenancy.idle();
     this.tenancy.close();
-  }
-
-  /** Pool entries hold a netns, a veth and an IP for instances that may never come: a clean stop gives them back. */
-  private async releasePool(): Promise<void> {
-    const names = new Set([...this.pool.map((e) => e.netnsName), ...(await this.poolRecords.keys())]);
-    this.pool = [];
-    for (const name of names) {
-      const owner = this.owners.get(name);
-      if (owner === undefined || owner === POOL_OWNER) {
-        await teardownSandbox(this.config, this.log, name).catch((e: unknown) => this.log.warn({ err: e, netns: name }, 'releasing a pool netns failed'));
-        this.owners.delete(name);
-      }
-      await this.poolRecords.remove(name);
-    }
   }
 
   /** Removes everything this driver made: netns, veths, leases, iptables rules, the bridge and stateDir. */
@@ -145,8 +113,7 @@ export class CniNetwork implements NetworkDriver {
     for (const n of await netnsList()) if (ownNetnsSuffix(cfg, n) !== undefined) names.add(n);
     for (const n of names) await step(`removing netns ${n}`, () => teardownSandbox(this.config, this.log, n));
     this.owners.clear();
-    this.pool = [];
-    this.poolTarget = 0;
+    this.pool.clear();
     await step('removing iptables rules', () => removeFirewall(cfg));
     await step('deleting the bridge', () => deleteBridge(cfg));
     if (first === undefined) await step('removing state', () => rm(cfg.stateDir, { recursive: true, force: true }));
@@ -161,13 +128,12 @@ export class CniNetwork implements NetworkDriver {
   async prewarm(n: number): Promise<void> {
     if (!Number.isInteger(n) || n < 0 || n > 256) throw new HangarError('invalid_argument', 'prewarm: n must be 0..256', { field: 'n' });
     this.requireInit();
-    this.poolTarget = n;
-    await this.refill();
+    await this.pool.prewarm(n);
   }
 
   /** Ready pool entries right now (for tests and metrics). */
   get poolSize(): number {
-    return this.pool.length;
+    return this.pool.size;
   }
 
   // ---- NetworkDriver ---------------------------------------------------------------------
@@ -189,7 +155,7 @@ export class CniNetwork implements NetworkDriver {
       }
       if (existing) await this.release(id, existing.netnsName);
 
-      const pooled = this.pool.shift();
+      const pooled = this.pool.take();
       if (pooled) {
         try {
           this.owners.set(pooled.netnsName, id);
@@ -200,14 +166,14 @@ export class CniNetwork implements NetworkDriver {
             this.writeHosts(id, pooled.ip, hostname),
             this.records.write(id, { version: 1, id, status: 'ready', netnsName: pooled.netnsName, hostname, owner: user, sandbox: pooled }),
           ]);
-          await this.poolRecords.remove(pooled.netnsName);
+          await this.pool.handedOut(pooled.netnsName);
         } catch (e) {
           // The record may not name the address yet: take it out of the user's network here, before it is freed.
           await this.tenancy.release(pooled.ip).catch(() => undefined);
           await this.release(id, pooled.netnsName).catch(() => undefined);
           throw new HangarError('internal', `attaching ${id} from the pool failed: ${(e as Error).message}`, { cause: e });
         }
-        this.scheduleRefill();
+        this.pool.scheduleRefill();
         return this.attachment(id, pooled);
       }
 
@@ -279,7 +245,7 @@ export class CniNetwork implements NetworkDriver {
       this.owners.set(name, id);
       await this.writeHosts(id, sandbox.ip, hostname);
       await this.records.write(id, { version: 1, id, status: 'ready', netnsName: name, hostname, owner: user, sandbox });
-      await this.poolRecords.remove(name);
+      await this.pool.handedOut(name);
       // After a crash nothing is waiting on the create path: write the rules before the instance counts as recovered.
       await this.tenancy.claim(sandbox.ip, user).landed;
       return this.attachment(id, sandbox);
@@ -330,9 +296,7 @@ export class CniNetwork implements NetworkDriver {
         if (rec?.netnsName) this.owners.set(rec.netnsName, id);
         if (rec?.status === 'ready' && rec.sandbox) this.tenancy.note(rec.sandbox.ip, rec.owner ?? '');
       }
-      for (const name of await this.poolRecords.keys()) {
-        if (!this.owners.has(name)) this.owners.set(name, POOL_OWNER);
-      }
+      await this.pool.noteNames();
     })();
     return this.loading;
   }
@@ -345,79 +309,5 @@ export class CniNetwork implements NetworkDriver {
     await teardownSandbox(this.config, this.log, name);
     await Promise.all([this.records.remove(id), rm(this.hostsFile(id), { force: true })]);
     if (this.owners.get(name) === id) this.owners.delete(name);
-  }
-
-  /** At init: keep valid pool entries from a previous run, tear down broken or stray ones. */
-  private async adoptPool(): Promise<void> {
-    const cfg = this.config;
-    this.pool = [];
-    for (const name of await this.poolRecords.keys()) {
-      const rec = await this.poolRecords.read(name);
-      const owner = this.owners.get(name);
-      if (owner !== undefined && owner !== POOL_OWNER) {
-        await this.poolRecords.remove(name); // handed out just before a crash
-        continue;
-      }
-      if (rec?.status === 'ready' && rec.sandbox && (await netnsExists(name)) && (await pathExists(`/sys/class/net/${cfg.bridge}/brif/${rec.sandbox.hostVeth}`))) {
-        this.pool.push(rec.sandbox);
-        continue;
-      }
-      await teardownSandbox(this.config, this.log, name).catch((e: unknown) => this.log.warn({ err: e, netns: name }, 'removing a broken pool entry failed'));
-      await this.poolRecords.remove(name);
-      this.owners.delete(name);
-    }
-    for (const n of await netnsList()) {
-      const suffix = ownNetnsSuffix(cfg, n);
-      if (suffix && POOL_SUFFIX_RE.test(suffix) && !this.owners.has(n)) {
-        await teardownSandbox(this.config, this.log, n).catch((e: unknown) => this.log.warn({ err: e, netns: n }, 'removing a stray pool netns failed'));
-      }
-    }
-  }
-
-  /**
-   * Refills the pool once starts have quietened down: on 2 cores, building a
-   * netns right away competes with the `runc run` of the instance that just
-   * took one (measured: +9 ms to its first byte). An empty pool refills at once.
-   */
-  private scheduleRefill(): void {
-    if (this.refillTimer) clearTimeout(this.refillTimer);
-    const go = (): void => {
-      this.refillTimer = undefined;
-      void this.refill().catch((e: unknown) => this.log.warn({ err: e }, 'refilling the netns pool failed'));
-    };
-    if (this.pool.length === 0) go();
-    else this.refillTimer = setTimeout(go, REFILL_DELAY_MS).unref();
-  }
-
-  private refill(): Promise<void> {
-    if (this.filling) return this.filling;
-    if (this.stopping || this.pool.length + this.poolCreating >= this.poolTarget) return Promise.resolve();
-    this.filling = this.fillLoop();
-    return this.filling;
-  }
-
-  private async fillLoop(): Promise<void> {
-    try {
-      while (!this.stopping && this.pool.length + this.poolCreating < this.poolTarget) {
-        const name = poolNetnsName(this.config, randomBytes(4).toString('hex').slice(0, 7));
-        if (this.owners.has(name)) continue;
-        this.owners.set(name, POOL_OWNER);
-        this.poolCreating++;
-        try {
-          await this.poolRecords.write(name, { version: 1, status: 'pending', netnsName: name });
-          const sandbox = await createSandbox(this.config, this.log, name);
-          await this.poolRecords.write(name, { version: 1, status: 'ready', netnsName: name, sandbox });
-          this.pool.push(sandbox);
-        } catch (e) {
-          this.owners.delete(name);
-          await this.poolRecords.remove(name).catch(() => undefined);
-          throw asHangarError(e, 'unavailable');
-        } finally {
-          this.poolCreating--;
-        }
-      }
-    } finally {
-      this.filling = undefined;
-    }
   }
 }

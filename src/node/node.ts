@@ -77,7 +77,10 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   const imageService = new ImageService({
     pins,
     clock: systemClock,
-    sources: [instanceImages(() => store.allInstances()), instanceRomImages(() => store.allInstances())],
+    sources: [
+      instanceImages(() => store.allInstances(), (owner, repo) => store.ownerImageRefs(owner, repo)),
+      instanceRomImages(() => store.allInstances(), (owner, repo) => store.ownerRomImageRefs(owner, repo)),
+    ],
     repositories: registry.owners,
     userNamed: async (name) => (await store.getUserByName(name))?.uuid,
   });

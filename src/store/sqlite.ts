@@ -3,6 +3,7 @@ import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { HangarError } from '../lib/errors.js';
 import type { Instance } from '../core/instance.js';
 import type { ListOptions, LiveUsage, OwnerUsage, Store, UnitOfWork, User } from '../core/ports/store.js';
+import { ImageRefQueries } from './image-refs.js';
 import { InstanceUsageQueries } from './instance-usage.js';
 import { Mutex } from '../lib/mutex.js';
 
@@ -44,7 +45,7 @@ const toInstance = (r: { doc: string }): Instance => JSON.parse(r.doc) as Instan
 
 /** The repository methods every caller and every unit of work gets, in their async form. */
 const METHODS = [
-  'insertInstance', 'updateInstance', 'deleteInstance', 'getInstance', 'getInstanceByName', 'listInstances', 'allInstances', 'nodeInstances', 'ownerUsage', 'nodeUsage', 'adoptUnowned',
+  'insertInstance', 'updateInstance', 'deleteInstance', 'getInstance', 'getInstanceByName', 'listInstances', 'allInstances', 'nodeInstances', 'ownerUsage', 'ownerImageRefs', 'ownerRomImageRefs', 'nodeUsage', 'adoptUnowned',
   'createUser', 'userByTokenHash', 'getUser', 'getUserByName', 'listUsers',
 ] as const satisfies readonly (keyof UnitOfWork)[];
 // Fails to compile when a repository method is added to the port but not to METHODS.
@@ -57,9 +58,11 @@ type Sync<T> = { [K in keyof T]: T[K] extends (...a: infer A) => Promise<infer R
 class Rows implements Sync<UnitOfWork> {
   private readonly stmts;
   private readonly usage: InstanceUsageQueries;
+  private readonly imageRefs: ImageRefQueries;
 
   constructor(private readonly db: Database.Database) {
     this.usage = new InstanceUsageQueries(db);
+    this.imageRefs = new ImageRefQueries(db);
     this.stmts = {
       insertUser: db.prepare('INSERT INTO users (uuid, name, admin, created_at) VALUES (?, ?, ?, ?)'),
       insertToken: db.prepare('INSERT INTO tokens (hash, user_uuid) VALUES (?, ?)'),
@@ -167,6 +170,14 @@ class Rows implements Sync<UnitOfWork> {
 
   ownerUsage(owner: string): OwnerUsage {
     return this.usage.ownerUsage(owner);
+  }
+
+  ownerImageRefs(owner: string, containing: string): string[] {
+    return this.imageRefs.ownerImageRefs(owner, containing);
+  }
+
+  ownerRomImageRefs(owner: string, containing: string): string[] {
+    return this.imageRefs.ownerRomImageRefs(owner, containing);
   }
 
   nodeUsage(node: string): LiveUsage {

@@ -56,6 +56,13 @@ export class MemoryStore implements Store {
   async ownerUsage(owner: string): Promise<OwnerUsage> {
     return usageOf([...this.instances.values()].filter((i) => i.owner === owner));
   }
+  async ownerImageRefs(owner: string, containing: string): Promise<string[]> {
+    return [...new Set([...this.instances.values()].filter((i) => i.owner === owner && i.image.includes(containing)).map((i) => i.image))];
+  }
+  async ownerRomImageRefs(owner: string, containing: string): Promise<string[]> {
+    const refs = [...this.instances.values()].filter((i) => i.owner === owner).flatMap((i) => (i.roms ?? []).map((r) => r.image));
+    return [...new Set(refs.filter((r): r is string => r !== undefined && r.includes(containing)))];
+  }
   async nodeUsage(node: string): Promise<LiveUsage> {
     const { liveInstances, liveMemoryMb, liveVcpus } = usageOf([...this.instances.values()].filter((i) => i.node === node));
     return { liveInstances, liveMemoryMb, liveVcpus };

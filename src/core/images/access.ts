@@ -20,6 +20,11 @@
  *   can read.
  * - A pull on a user's behalf may land only in a repository nobody has
  *   claimed (the node's cache of remote images) or one they may write.
+ * - A pull with the user's own credentials (or registry auth headers) may
+ *   land only in a repository that then is theirs, private: a name nobody
+ *   has claimed and that holds nothing (it is recorded as theirs, before the
+ *   pull), their namespace, or a repository of theirs. Never in the shared
+ *   cache, where every user would read what only their credentials fetch.
  */
 import { HangarError } from '../../lib/errors.js';
 import { lookupNames, parseReference } from '../../oci/reference.js';
@@ -30,7 +35,8 @@ export interface AccessOptions {
   directory?: RepositoryDirectory | undefined;
   /** uuid of the user with this name (namespaces). */
   userNamed?: ((name: string) => Promise<string | undefined>) | undefined;
-  uses: () => Promise<ImageUse[]>;
+  /** The uses by `owner` that may name `repo` (a superset; matched exactly here). */
+  usesOf: (owner: string, repo: string) => Promise<ImageUse[]>;
 }
 
 /** Owner in force: recorded, by namespace, public (unrecorded but holding images), or none. */
@@ -60,7 +66,7 @@ export class ImageAccess {
     if (user.admin || !this.o.directory) return true;
     const own = await this.ownership(repo);
     if (!own || own.public || own.owner === user.uuid) return true;
-    return (await this.o.uses()).some((u) => u.owner === user.uuid && refNames(u.ref, repo));
+    return (await this.o.usesOf(user.uuid, repo)).some((u) => u.owner === user.uuid && refNames(u.ref, repo));
   }
 
   async canWrite(user: Principal, repo: string): Promise<boolean> {
@@ -85,6 +91,20 @@ export class ImageAccess {
     if (user.admin || !this.o.directory) return true;
     for (const r of await this.o.directory.blobRepos(digest)) if (r === into || (await this.canRead(user, r))) return true;
     return false;
+  }
+
+  /**
+   * True when a pull with `user`'s own credentials may store into `repo`; the repository is then recorded as
+   * theirs and private (the rule at the top), so nobody else reads what it stores.
+   */
+  async claimForPrivatePull(user: Principal, repo: string): Promise<boolean> {
+    const dir = this.o.directory;
+    if (!dir) return true;
+    const own = await this.ownership(repo);
+    if (own?.recorded) return own.owner === user.uuid && !own.public;
+    if (own && own.owner !== user.uuid) return false; // the shared cache, or another user's namespace
+    const rec = await dir.claim(repo, { owner: user.uuid, public: false });
+    return rec.owner === user.uuid && !rec.public; // someone else may have claimed it meanwhile
   }
 
   /** True when a pull for `user` may store into `repo`. */

@@ -22,6 +22,12 @@ export interface ImageUse {
 export interface ImageReferenceSource {
   readonly name: string;
   references(): Promise<ImageUse[]>;
+  /**
+   * The uses by `owner` that may name repository `repo` (a superset is fine: the access rule matches exactly),
+   * without reading every use: read access asks on every /v2/ request and listing. Without it, `references()`
+   * is filtered.
+   */
+  referencesOf?(owner: string, repo: string): Promise<ImageUse[]>;
 }
 
 /** A pin with what makes it a GC root (an index's children count too). */

@@ -1,4 +1,5 @@
 import type { Instance } from '../instance.js';
+import type { OwnerRefs } from './instances.js';
 import type { ImageReferenceSource, ImageUse } from './ports.js';
 
 /**
@@ -6,8 +7,9 @@ import type { ImageReferenceSource, ImageUse } from './ports.js';
  * and the reference, so the image cannot be removed and GC keeps it, and the
  * ROM layer's digest, so GC keeps that blob even if the manifest were gone.
  */
-export const instanceRomImages = (all: () => Promise<readonly Instance[]> | readonly Instance[]): ImageReferenceSource => ({
+export const instanceRomImages = (all: () => Promise<readonly Instance[]> | readonly Instance[], refsOf?: OwnerRefs): ImageReferenceSource => ({
   name: 'roms',
+  ...(refsOf ? { referencesOf: async (owner: string, repo: string) => (await refsOf(owner, repo)).map((ref) => ({ ref, by: 'an instance\'s ROM', owner })) } : {}),
   references: async () => {
     const out: ImageUse[] = [];
     for (const i of await all()) {

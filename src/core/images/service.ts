@@ -68,7 +68,7 @@ export class ImageService {
   private readonly access: ImageAccess;
 
   constructor(o: ImageServiceOptions) {
-    this.access = new ImageAccess({ directory: o.repositories, userNamed: o.userNamed, uses: () => this.uses() });
+    this.access = new ImageAccess({ directory: o.repositories, userNamed: o.userNamed, usesOf: (owner, repo) => this.usesOf(owner, repo) });
     this.pinStore = o.pins;
     this.clock = o.clock;
     this.sources = [...(o.sources ?? [])];
@@ -84,6 +84,13 @@ export class ImageService {
   async uses(): Promise<ImageUse[]> {
     const out: ImageUse[] = [];
     for (const s of this.sources) out.push(...(await s.references()));
+    return out;
+  }
+
+  /** The uses by `owner` that may name `repo`: per-owner queries where the source has one. */
+  private async usesOf(owner: string, repo: string): Promise<ImageUse[]> {
+    const out: ImageUse[] = [];
+    for (const s of this.sources) out.push(...(s.referencesOf ? await s.referencesOf(owner, repo) : (await s.references()).filter((u) => u.owner === owner)));
     return out;
   }
 
@@ -118,6 +125,11 @@ export class ImageService {
 
   mayPullInto(user: Principal, repo: string): Promise<boolean> {
     return this.access.mayPullInto(user, repo);
+  }
+
+  /** For a pull with the user's own credentials: records `repo` as theirs and private, or refuses (false). */
+  claimForPrivatePull(user: Principal, repo: string): Promise<boolean> {
+    return this.access.claimForPrivatePull(user, repo);
   }
 
   // --- pins ---------------------------------------------------------------------

@@ -52,6 +52,14 @@ export interface InstanceRepository {
   nodeInstances(node: string): Promise<Instance[]>;
   /** Sums over `owner`'s instances on every node. */
   ownerUsage(owner: string): Promise<OwnerUsage>;
+  /**
+   * The distinct image references `owner`'s instances were created from whose text contains `containing`
+   * (a superset of those naming a repository of that name; the caller matches exactly). Costs what that
+   * owner's instances cost, not what every instance does.
+   */
+  ownerImageRefs(owner: string, containing: string): Promise<string[]>;
+  /** The same for the references of their image ROMs. */
+  ownerRomImageRefs(owner: string, containing: string): Promise<string[]>;
   /** Sums over the live instances node `node` owns. */
   nodeUsage(node: string): Promise<LiveUsage>;
   /** Gives records written before instances had an owning node to `node`; returns how many. */

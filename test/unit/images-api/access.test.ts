@@ -20,7 +20,7 @@ function rule(o: { exists?: string[]; links?: Record<string, string[]>; uses?: I
     blobRepos: async (d) => o.links?.[d] ?? [],
   };
   const users: Record<string, string> = { alice: ALICE.uuid, bob: BOB.uuid };
-  return { owners, access: new ImageAccess({ directory: dir, userNamed: async (n) => users[n], uses: async () => o.uses ?? [] }) };
+  return { owners, access: new ImageAccess({ directory: dir, userNamed: async (n) => users[n], usesOf: async () => o.uses ?? [] }) };
 }
 
 test('the first push claims a free name; others may then neither write nor read it', async () => {
@@ -63,4 +63,23 @@ test("an image a user's instance runs is shared with them; blobs only from reada
   assert.equal(await access.canRead(carol, 'alice/app'), false);
   assert.equal(await access.canUseBlob(carol, 'sha256:l', 'carol/x'), false);
   assert.equal(await access.canUseBlob(ALICE, 'sha256:l', 'alice/other'), true);
+});
+
+test('a pull with own credentials lands only where nobody else reads it, and makes the repository private to the puller', async () => {
+  const { access, owners } = rule({ exists: ['library/hello'] });
+  assert.equal(await access.claimForPrivatePull(ALICE, 'private/hello'), true, 'a free name');
+  assert.deepEqual(owners.get('private/hello'), { owner: ALICE.uuid, public: false });
+  assert.equal(await access.canRead(BOB, 'private/hello'), false);
+  assert.equal(await access.canRead(ADMIN, 'private/hello'), true);
+  assert.equal(await access.claimForPrivatePull(ALICE, 'private/hello'), true, 'again, into her own');
+  assert.equal(await access.claimForPrivatePull(BOB, 'private/hello'), false, 'not into hers');
+  assert.equal(await access.mayPullInto(BOB, 'private/hello'), false, 'nor anonymously');
+  assert.equal(await access.claimForPrivatePull(BOB, 'library/hello'), false, 'not into the shared cache, which every user reads');
+  assert.equal(owners.has('library/hello'), false);
+  assert.equal(await access.claimForPrivatePull(ADMIN, 'library/hello'), false, 'the admin neither');
+  assert.equal(await access.claimForPrivatePull(BOB, 'alice/x'), false, "not into another user's namespace");
+  assert.equal(await access.claimForPrivatePull(ALICE, 'alice/x'), true, 'into her namespace');
+  assert.deepEqual(owners.get('alice/x'), { owner: ALICE.uuid, public: false });
+  await access.claim(ADMIN, 'published');
+  assert.equal(await access.claimForPrivatePull(ADMIN, 'published'), false, 'not into a public repository');
 });
