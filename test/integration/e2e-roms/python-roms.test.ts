@@ -86,6 +86,9 @@ test('examples/python-roms: the README\'s commands, pasted, give each instance o
   const clean = (await runSteps([steps[0]!, cleanup], { cwd: REPO, env, timeoutMs: 120_000 })).at(-1);
   assert.equal(clean?.code, 0, clean ? show(clean) : 'clean-up ran');
   assert.deepEqual((await n.api('GET', '/v1/instances')).items, []);
+  // Right after its last instance is gone an image (and a ROM image) can be removed.
+  const left = (await n.api('GET', '/v1/images')).items.flatMap((i) => (i['tags'] as string[] | undefined) ?? []);
+  for (const repo of ['python-roms-base', 'python-rom1', 'python-rom2']) assert.ok(!left.some((t) => t.startsWith(`${repo}:`)), `${repo} removed: ${JSON.stringify(left)}`);
 });
 
 test('bad --rom input through the CLI: one line naming the field, nothing created', { timeout: 120_000 }, async () => {
