@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, type CliDeps } from '../../src/cli/main.js';
@@ -10,8 +10,18 @@ export interface CliResult {
   err: string;
 }
 
-/** A temp HOME for CLI runs, so no real config or node token is read or written. */
-export const tempHome = (): string => mkdtempSync(join(tmpdir(), 'hangar-cli-home-'));
+const homes: string[] = [];
+// Each test file runs in its own process: its temp HOMEs go when it exits, passed or failed.
+process.on('exit', () => {
+  for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true });
+});
+
+/** A temp HOME for CLI runs, so no real config or node token is read or written; removed when the test process exits. */
+export function tempHome(): string {
+  const h = mkdtempSync(join(tmpdir(), 'hangar-cli-home-'));
+  homes.push(h);
+  return h;
+}
 
 /**
  * Runs `hangar <argv>` in this process with captured output, an environment
