@@ -103,9 +103,10 @@ export async function teardown(config: NodeConfig, stopNode: () => Promise<void>
   await net.destroy().catch((e: unknown) => (firstError ??= e));
   const leaks = await findLeaks({ home: config.home, netnsPrefix: config.network.netnsPrefix, bridge: config.network.bridge, cgroupParent: config.cgroupParent });
   removeCgroupParent(config.cgroupParent);
+  // A leaked mount makes the removal fail (EBUSY): the leak list says which, so it goes first.
+  if (leaks.length > 0) throw new Error(`leaked after teardown${firstError ? ` (after: ${String(firstError)})` : ''}:\n  ${leaks.join('\n  ')}`);
   rmSync(config.home, { recursive: true, force: true });
   if (firstError) throw firstError;
-  if (leaks.length > 0) throw new Error(`leaked after teardown:\n  ${leaks.join('\n  ')}`);
 }
 
 /** A node as a separate process (`bin/hangar node`), for kill -9 tests. */

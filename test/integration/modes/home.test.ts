@@ -24,7 +24,10 @@ function files(dir: string, rel = ''): string[] {
   const out: string[] = [];
   for (const name of readdirSync(join(dir, rel))) {
     const child = rel === '' ? name : `${rel}/${name}`;
-    if (['images/rootfs', 'net/hosts', 'net/resolv.conf'].includes(child)) continue;
+    // The trees sandboxes are made from: shared rootfs, each sandbox's own root
+    // (0700, owned by its range) and ROM mounts; the walk would enter their
+    // mounts (a whole sysfs among them). They are checked as folders below.
+    if (['images/rootfs', 'net/hosts', 'net/resolv.conf', 'run/roots', 'run/images'].includes(child)) continue;
     const st = lstatSync(join(dir, child));
     if (st.isDirectory()) out.push(...files(dir, child));
     else if (st.isFile()) out.push(child);
@@ -50,6 +53,8 @@ test('another local user reads neither state.db, its WAL, logs nor the token; th
   const readable = all.filter((f) => asNobody(['cat', join(home, f)]).status === 0);
   assert.deepEqual(readable, [], 'files another user can read');
   assert.notEqual(asNobody(['ls', home]).status, 0, 'the home cannot be listed');
+  assert.notEqual(asNobody(['ls', join(home, 'run', 'roots')]).status, 0, 'the sandboxes\' roots cannot be listed');
+  assert.notEqual(asNobody(['ls', join(home, 'run', 'roots', String(inst['uuid']))]).status, 0, 'nor one sandbox\'s root');
   for (const f of ['state.db', 'state.db-wal', 'state.db-shm', 'token']) {
     assert.equal(lstatSync(join(home, f)).mode & 0o777, 0o600, f);
   }
