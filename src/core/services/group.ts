@@ -31,9 +31,9 @@ export interface ServiceGroup {
   persistent: boolean;
   services: ServicePort[];
   domains: GroupDomain[];
-  /** Connections per instance before the ingress queues (soft) or refuses (hard). */
-  softLimit?: number;
-  hardLimit?: number;
+  /** Concurrent requests per instance before the load balancer wakes another (soft) or refuses (hard). */
+  softLimit: number;
+  hardLimit: number;
 }
 
 /** A certificate named by a domain, as the API gives it. */

@@ -11,6 +11,9 @@ import { HANDLERS, type DomainInput, type GroupDomain, type GroupInput, type Han
 export const MAX_SERVICES = 32;
 export const MAX_DOMAINS = 32;
 export const MAX_LIMIT = 65535;
+/** The model requires both limits; unset, they are the loosest the ingress will apply (hangar's choice, docs/compat.md). */
+export const DEFAULT_SOFT_LIMIT = 1;
+export const DEFAULT_HARD_LIMIT = MAX_LIMIT;
 
 const isPort = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 65535;
 
@@ -119,8 +122,8 @@ export interface CheckedGroup {
   name?: string;
   services: ServicePort[];
   domains: GroupDomain[];
-  softLimit?: number;
-  hardLimit?: number;
+  softLimit: number;
+  hardLimit: number;
 }
 
 /** Every rule of a create request, in field order. */
@@ -129,11 +132,7 @@ export function checkGroup(input: GroupInput, baseDomain: string, prefix = ''): 
   const services = checkServices(input.services, prefix);
   const domains = checkDomains(input.domains ?? [], baseDomain, `${prefix}domains`);
   checkLimits(input.softLimit, input.hardLimit, prefix);
-  return {
-    ...(input.name !== undefined ? { name: input.name } : {}),
-    services,
-    domains,
-    ...(input.softLimit !== undefined ? { softLimit: input.softLimit } : {}),
-    ...(input.hardLimit !== undefined ? { hardLimit: input.hardLimit } : {}),
-  };
+  const softLimit = input.softLimit ?? Math.min(DEFAULT_SOFT_LIMIT, input.hardLimit ?? DEFAULT_HARD_LIMIT);
+  const hardLimit = input.hardLimit ?? Math.max(DEFAULT_HARD_LIMIT, softLimit);
+  return { ...(input.name !== undefined ? { name: input.name } : {}), services, domains, softLimit, hardLimit };
 }

@@ -3,7 +3,7 @@ import { newUuid, randomName } from '../../lib/ids.js';
 import type { Clock } from '../ports/clock.js';
 import type { GroupListOptions, GroupMember, ServiceGroupRepository, ServiceGroupStore, User } from '../ports/store.js';
 import type { DomainInput, GroupInput, GroupRef, ServiceGroup, ServiceInput } from './group.js';
-import { checkDomains, checkGroup, checkLimits, checkService, fqdnOf, MAX_DOMAINS, MAX_SERVICES } from './rules.js';
+import { checkDomains, checkGroup, checkLimits, checkService, fqdnOf, MAX_DOMAINS, MAX_SERVICES, DEFAULT_HARD_LIMIT, DEFAULT_SOFT_LIMIT } from './rules.js';
 
 /** A PATCH of one property, its value already shaped by the API. */
 export type GroupUpdate =
@@ -78,8 +78,8 @@ export class ServiceGroupService {
       services: c.services,
       // An inline group without domains is reachable at a name made for it, as on UKC.
       domains: c.domains.length > 0 || persistent ? c.domains : [{ fqdn: fqdnOf(name, this.d.domain) }],
-      ...(c.softLimit !== undefined ? { softLimit: c.softLimit } : {}),
-      ...(c.hardLimit !== undefined ? { hardLimit: c.hardLimit } : {}),
+      softLimit: c.softLimit,
+      hardLimit: c.hardLimit,
     };
   }
 
@@ -171,8 +171,7 @@ export class ServiceGroupService {
       case 'hard_limit': {
         const key = u.prop === 'soft_limit' ? 'softLimit' : 'hardLimit';
         const next: ServiceGroup = { ...g };
-        if (u.op === 'del') delete next[key];
-        else next[key] = u.value;
+        next[key] = u.op === 'set' ? u.value : key === 'softLimit' ? DEFAULT_SOFT_LIMIT : DEFAULT_HARD_LIMIT;
         try {
           checkLimits(next.softLimit, next.hardLimit);
         } catch (e) {

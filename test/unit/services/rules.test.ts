@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkDomains, checkGroup, checkLimits, checkService, checkServices, fqdnOf, isFqdn } from '../../../src/core/services/rules.js';
+import { DEFAULT_HARD_LIMIT, DEFAULT_SOFT_LIMIT, checkDomains, checkGroup, checkLimits, checkService, checkServices, fqdnOf, isFqdn } from '../../../src/core/services/rules.js';
 import { HangarError } from '../../../src/lib/errors.js';
 
 /** Asserts fn throws invalid_argument naming `field`. */
@@ -91,5 +91,10 @@ test('checkGroup checks the name and applies every rule', () => {
   const g = checkGroup({ name: 'web', services: [{ port: 443, destinationPort: 8080 }], domains: [{ name: 'web' }], softLimit: 1, hardLimit: 2 }, 'localhost');
   assert.deepEqual(g, { name: 'web', services: [{ port: 443, destinationPort: 8080, handlers: ['tls', 'http'] }], domains: [{ fqdn: 'web.localhost' }], softLimit: 1, hardLimit: 2 });
   refuses(() => checkGroup({ name: 'Bad Name', services: [{ port: 443 }] }, 'localhost'), 'name');
+  // The model requires both limits: unset ones get defaults that keep soft <= hard.
+  const d = checkGroup({ services: [{ port: 443 }] }, 'localhost');
+  assert.deepEqual([d.softLimit, d.hardLimit], [DEFAULT_SOFT_LIMIT, DEFAULT_HARD_LIMIT]);
+  assert.deepEqual(((g) => [g.softLimit, g.hardLimit])(checkGroup({ services: [{ port: 443 }], softLimit: 7 }, 'localhost')), [7, DEFAULT_HARD_LIMIT]);
+  assert.deepEqual(((g) => [g.softLimit, g.hardLimit])(checkGroup({ services: [{ port: 443 }], hardLimit: 3 }, 'localhost')), [1, 3]);
   refuses(() => checkGroup({ services: [{ port: 80, handlers: ['tls'] }] }, 'localhost', 'service_group.'), 'service_group.services[0].handlers');
 });
