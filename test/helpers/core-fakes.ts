@@ -244,9 +244,10 @@ const logs: LogStore = {
 };
 
 /** A Lifecycle over the fakes, owned by node `node-a`. */
-export function fakeLifecycle(o: { stopGraceMs?: number } = {}) {
+/** `store`: a real store instead of the in-memory one (rules that live in the store, such as ephemeral groups). */
+export function fakeLifecycle<S extends Store = MemoryStore>(o: { stopGraceMs?: number; store?: S } = {}) {
   const clock = new FakeClock();
-  const store = new MemoryStore();
+  const store = o.store ?? new MemoryStore();
   const runtime = new FakeRuntime(clock);
   const network = fakeNetwork();
   const lifecycle = new Lifecycle({ store, runtimes: new DriverRegistry([runtime], runtime.name), network, images, logs, clock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'node-a', stopGraceMs: o.stopGraceMs ?? 10_000 });
