@@ -7,6 +7,7 @@ import { elapsedUs, errorEnvelope, nowUs } from './envelope.js';
 import { toHangarError } from './errors.js';
 import { imageRoutes } from './routes/images.js';
 import { instanceRoutes } from './routes/instances.js';
+import { serviceRoutes } from './routes/services.js';
 import { userRoutes } from './routes/users.js';
 
 /** The `/v1` platform API. Transport only: parse, call core, shape the envelope. */
@@ -40,6 +41,7 @@ export function createApi(deps: ApiDeps, logger: Logger): Hono<AppEnv> {
 
   app.use('/v1/*', bearerAuth(deps.users));
   app.route('/v1/instances', instanceRoutes(deps));
+  app.route('/v1/services', serviceRoutes(deps));
   app.route('/v1/users', userRoutes(deps));
   app.route('/v1', imageRoutes(deps));
   return app;

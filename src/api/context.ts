@@ -2,6 +2,7 @@ import type { NodeCapacity, UserQuotas } from '../core/instances/admission.js';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { InstanceService } from '../core/instances/service.js';
+import type { ServiceGroupService } from '../core/services/service.js';
 import type { User, UserStore } from '../core/ports/store.js';
 import type { InstanceLimits } from '../core/instances/input.js';
 import type { ImageCatalog } from '../core/ports/images.js';
@@ -16,6 +17,8 @@ export interface ApiDeps {
   version: string;
   /** Images the node holds, pins and removal; without it the images API answers 503. */
   images?: ImageCatalog;
+  /** Service groups (/v1/services); without it that API answers 503 and instances cannot name a group. */
+  services?: ServiceGroupService;
   /** Per-user quotas and node capacity (/v1/users/quotas); without it the hard values come from `limits`. */
   quotas?: QuotaView;
 }

@@ -114,6 +114,8 @@ export interface Instance {
   uptimeMs: number;
   /** Read-only blobs attached at create (or by PATCH while stopped); absent = none. */
   roms?: InstanceRom[];
+  /** uuid of the service group that publishes it; absent = not published. */
+  serviceGroup?: string;
 }
 
 export const DEFAULT_MEMORY_MB = 128;

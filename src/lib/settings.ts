@@ -41,6 +41,7 @@ const s = <T extends z.ZodType>(schema: T, shown: string, scope: Setting<T>['sco
 export const SETTINGS = {
   HANGAR_HOME: s(absPath, '`~/.hangar`', 'node, cli', 'Where a node keeps all its state (database, images, logs, sandboxes); the builder keeps its cache under it.'),
   HANGAR_LISTEN: s(hostPort, '`127.0.0.1:8080`', 'node, cli', 'Address of the `/v1` API and the `/v2` registry (the CLI\'s default target).'),
+  HANGAR_DOMAIN: s(z.string().regex(/^(?=.{1,200}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a lowercase domain name such as example.org'), '`localhost`', 'node', 'Domain that service group domain names without a trailing dot go under (`web` → `web.<domain>`); `*.localhost` reaches loopback with no DNS set-up.'),
   HANGAR_NODE_ID: s(name, 'generated once, kept in `$HANGAR_HOME/node-id`', 'node', 'This node\'s id; every instance records the node that owns it.'),
   HANGAR_BIN_DIR: s(absPath, '`build/bin` of the checkout', 'node', 'Folder with hangar\'s own binaries (`hangar-shim`).'),
   HANGAR_BRIDGE: s(z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a Linux interface name (1-15 characters)'), '`hangar0`', 'node', 'Bridge the instances\' veths join.'),

@@ -17,6 +17,8 @@ export interface NodeConfig {
   nodeId?: string;
   host: string;
   port: number;
+  /** Domain service group names without a trailing dot go under (HANGAR_DOMAIN). */
+  domain: string;
   /** Folder with hangar's own binaries (hangar-shim). */
   binDir: string;
   network: { bridge: string; subnet: string; netnsPrefix: string; prewarm: number };
@@ -49,6 +51,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     ...(v.HANGAR_NODE_ID ? { nodeId: v.HANGAR_NODE_ID } : {}),
     host: host!,
     port: Number(port),
+    domain: v.HANGAR_DOMAIN ?? 'localhost',
     binDir: v.HANGAR_BIN_DIR ?? join(repoRoot(), 'build', 'bin'),
     network: {
       bridge: v.HANGAR_BRIDGE ?? 'hangar0',

@@ -9,6 +9,7 @@ import { instanceImages } from '../core/images/instances.js';
 import type { PinRecord } from '../core/images/ports.js';
 import { ImageService } from '../core/images/service.js';
 import { InstanceService } from '../core/instances/service.js';
+import { ServiceGroupService } from '../core/services/service.js';
 import { systemClock } from '../core/ports/clock.js';
 import { NodeImageCatalog } from '../image/catalog.js';
 import { RegistryEgress } from '../image/egress.js';
@@ -109,7 +110,8 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   // What a user holds is read from the registry (falls when images are deleted); bodies in progress reserve on top.
   const uploadQuota = new UploadQuota({ stored: (uuid) => registry.owners.bytesOwnedBy(uuid), admit: (u, used, n) => admission.admitRegistryBytes(u, used, n) });
   const lifecycle = new Lifecycle({ store, runtimes, network, images: puller, logs, clock: systemClock, logger, locks: new KeyedMutex(), nodeId, stopGraceMs: config.stopGraceMs, admission, roms });
-  const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle, admission, roms });
+  const services = new ServiceGroupService({ store, clock: systemClock, domain: config.domain });
+  const instances = new InstanceService({ store, images: puller, network, logs, clock: systemClock, limits: config.limits, lifecycle, admission, roms, groups: services });
 
   const rec = await lifecycle.reconcile();
   logger.info({ nodeId, ...rec }, 'reconciled instances with the host');
@@ -117,7 +119,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
 
   const baseUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   const quotas = { hard: admission.quotas, capacity: admission.capacity, registryBytes: (uuid: string) => uploadQuota.used(uuid) };
-  const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog, quotas }, logger);
+  const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog, quotas, services }, logger);
   app.route('/v2', createRegistryApi(registry, { userForToken: (t) => store.userByTokenHash(hashToken(t)) }, { guard: imageService, access: imageService, quota: uploadQuota }));
   let server: Server;
   try {

@@ -5,6 +5,9 @@ import type { Instance } from '../core/instance.js';
 import type { ListOptions, LiveUsage, OwnerUsage, Store, UnitOfWork, User } from '../core/ports/store.js';
 import { ImageRefQueries } from './image-refs.js';
 import { InstanceUsageQueries } from './instance-usage.js';
+import { ServiceGroupQueries } from './service-groups.js';
+import type { ServiceGroup } from '../core/services/group.js';
+import type { GroupListOptions, GroupMember } from '../core/ports/store.js';
 import { Mutex } from '../lib/mutex.js';
 
 /**
@@ -47,6 +50,7 @@ const toInstance = (r: { doc: string }): Instance => JSON.parse(r.doc) as Instan
 const METHODS = [
   'insertInstance', 'updateInstance', 'deleteInstance', 'getInstance', 'getInstanceByName', 'listInstances', 'allInstances', 'nodeInstances', 'ownerUsage', 'ownerImageRefs', 'ownerRomImageRefs', 'nodeUsage', 'adoptUnowned',
   'createUser', 'userByTokenHash', 'getUser', 'getUserByName', 'listUsers',
+  'insertServiceGroup', 'updateServiceGroup', 'deleteServiceGroup', 'getServiceGroup', 'getServiceGroupByName', 'listServiceGroups', 'takenDomains', 'groupMembers',
 ] as const satisfies readonly (keyof UnitOfWork)[];
 // Fails to compile when a repository method is added to the port but not to METHODS.
 const allMethods: [Exclude<keyof UnitOfWork, (typeof METHODS)[number]>] extends [never] ? true : never = true;
@@ -59,10 +63,12 @@ class Rows implements Sync<UnitOfWork> {
   private readonly stmts;
   private readonly usage: InstanceUsageQueries;
   private readonly imageRefs: ImageRefQueries;
+  private readonly groups: ServiceGroupQueries;
 
   constructor(private readonly db: Database.Database) {
     this.usage = new InstanceUsageQueries(db);
     this.imageRefs = new ImageRefQueries(db);
+    this.groups = new ServiceGroupQueries(db);
     this.stmts = {
       insertUser: db.prepare('INSERT INTO users (uuid, name, admin, created_at) VALUES (?, ?, ?, ?)'),
       insertToken: db.prepare('INSERT INTO tokens (hash, user_uuid) VALUES (?, ?)'),
@@ -125,7 +131,7 @@ class Rows implements Sync<UnitOfWork> {
   }
 
   deleteInstance(uuid: string): void {
-    this.stmts.deleteInstance.run(uuid);
+    this.groups.deleteInstanceAndEphemeralGroup(uuid, (u) => this.stmts.deleteInstance.run(u));
   }
 
   getInstance(uuid: string): Instance | undefined {
@@ -182,6 +188,38 @@ class Rows implements Sync<UnitOfWork> {
 
   nodeUsage(node: string): LiveUsage {
     return this.usage.nodeUsage(node);
+  }
+
+  insertServiceGroup(g: ServiceGroup): void {
+    this.groups.insertServiceGroup(g);
+  }
+
+  updateServiceGroup(g: ServiceGroup): void {
+    this.groups.updateServiceGroup(g);
+  }
+
+  deleteServiceGroup(uuid: string): void {
+    this.groups.deleteServiceGroup(uuid);
+  }
+
+  getServiceGroup(uuid: string): ServiceGroup | undefined {
+    return this.groups.getServiceGroup(uuid);
+  }
+
+  getServiceGroupByName(name: string): ServiceGroup | undefined {
+    return this.groups.getServiceGroupByName(name);
+  }
+
+  listServiceGroups(o: GroupListOptions): ServiceGroup[] {
+    return this.groups.listServiceGroups(o);
+  }
+
+  takenDomains(fqdns: string[], exceptGroup?: string): string[] {
+    return this.groups.takenDomains(fqdns, exceptGroup);
+  }
+
+  groupMembers(uuid: string): GroupMember[] {
+    return this.groups.groupMembers(uuid);
   }
 
   adoptUnowned(node: string): number {

@@ -8,7 +8,8 @@ import type { LogStore } from '../../src/core/ports/logs.js';
 import type { NetworkDriver } from '../../src/core/ports/network.js';
 import type { ProbeTarget, RuntimeDriver, SandboxExit, SandboxInfo, SandboxSpec } from '../../src/core/ports/runtime.js';
 import { DriverRegistry } from '../../src/runtime/registry.js';
-import type { ListOptions, LiveUsage, OwnerUsage, Store, UnitOfWork, User } from '../../src/core/ports/store.js';
+import type { GroupListOptions, GroupMember, ListOptions, LiveUsage, OwnerUsage, Store, UnitOfWork, User } from '../../src/core/ports/store.js';
+import type { ServiceGroup } from '../../src/core/services/group.js';
 import { usageOf } from '../../src/core/instances/admission.js';
 import { FakeClock } from './fake-clock.js';
 
@@ -24,6 +25,7 @@ const copy = <T>(v: T): T => structuredClone(v);
 export class MemoryStore implements Store {
   readonly instances = new Map<string, Instance>();
   private readonly users = new Map<string, { user: User; tokenHash: string }>();
+  readonly groups = new Map<string, ServiceGroup>();
 
   async insertInstance(inst: Instance): Promise<void> {
     if ([...this.instances.values()].some((i) => i.name === inst.name)) throw new HangarError('already_exists', `name: ${inst.name}`);
@@ -34,7 +36,40 @@ export class MemoryStore implements Store {
     this.instances.set(inst.uuid, copy(inst));
   }
   async deleteInstance(uuid: string): Promise<void> {
+    const g = this.instances.get(uuid)?.serviceGroup;
     this.instances.delete(uuid);
+    const group = g === undefined ? undefined : this.groups.get(g);
+    if (group && !group.persistent && (await this.groupMembers(group.uuid)).length === 0) this.groups.delete(group.uuid);
+  }
+  async insertServiceGroup(g: ServiceGroup): Promise<void> {
+    if ([...this.groups.values()].some((x) => x.name === g.name)) throw new HangarError('already_exists', `name: ${g.name}`);
+    if ((await this.takenDomains(g.domains.map((d) => d.fqdn))).length > 0) throw new HangarError('already_exists', 'domain taken');
+    this.groups.set(g.uuid, copy(g));
+  }
+  async updateServiceGroup(g: ServiceGroup): Promise<void> {
+    if (!this.groups.has(g.uuid)) throw new HangarError('not_found', `service group ${g.uuid} is gone`);
+    this.groups.set(g.uuid, copy(g));
+  }
+  async deleteServiceGroup(uuid: string): Promise<void> {
+    this.groups.delete(uuid);
+  }
+  async getServiceGroup(uuid: string): Promise<ServiceGroup | undefined> {
+    const g = this.groups.get(uuid);
+    return g && copy(g);
+  }
+  async getServiceGroupByName(name: string): Promise<ServiceGroup | undefined> {
+    return copy([...this.groups.values()].find((g) => g.name === name));
+  }
+  async listServiceGroups(o: GroupListOptions): Promise<ServiceGroup[]> {
+    const mine = [...this.groups.values()].filter((g) => g.owner === o.owner).map(copy);
+    return o.order === 'asc' ? mine : mine.reverse();
+  }
+  async takenDomains(fqdns: string[], exceptGroup?: string): Promise<string[]> {
+    const held = new Set([...this.groups.values()].filter((g) => g.uuid !== exceptGroup).flatMap((g) => g.domains.map((d) => d.fqdn)));
+    return fqdns.filter((f) => held.has(f));
+  }
+  async groupMembers(uuid: string): Promise<GroupMember[]> {
+    return [...this.instances.values()].filter((i) => i.serviceGroup === uuid).map((i) => ({ uuid: i.uuid, name: i.name }));
   }
   async getInstance(uuid: string): Promise<Instance | undefined> {
     const i = this.instances.get(uuid);
@@ -216,9 +251,10 @@ const logs: LogStore = {
 };
 
 /** A Lifecycle over the fakes, owned by node `node-a`. */
-export function fakeLifecycle(o: { stopGraceMs?: number } = {}) {
+/** `store`: a real store instead of the in-memory one (rules that live in the store, such as ephemeral groups). */
+export function fakeLifecycle<S extends Store = MemoryStore>(o: { stopGraceMs?: number; store?: S } = {}) {
   const clock = new FakeClock();
-  const store = new MemoryStore();
+  const store = o.store ?? new MemoryStore();
   const runtime = new FakeRuntime(clock);
   const network = fakeNetwork();
   const lifecycle = new Lifecycle({ store, runtimes: new DriverRegistry([runtime], runtime.name), network, images, logs, clock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'node-a', stopGraceMs: o.stopGraceMs ?? 10_000 });

@@ -37,6 +37,9 @@ import {
   type RomBody,
 } from '../schemas/instances.js';
 import { instanceToWire } from '../wire/instance.js';
+import type { InstanceGroupInput } from '../../core/services/service.js';
+import type { InstanceGroupBody } from '../schemas/services.js';
+import { toDomainInput, toServiceInput } from './services.js';
 
 const KEY = 'instances';
 const MAX_LOG_CHUNK = 1024 * 1024;
@@ -92,7 +95,23 @@ function toCreateInput(b: CreateInstanceBody): CreateInstanceInput {
   if (b.features !== undefined) input.features = b.features;
   if (b.tags !== undefined) input.tags = b.tags;
   if (b.hostname !== undefined) input.hostname = b.hostname;
+  if (b.service_group !== undefined) input.serviceGroup = toGroupInput(b.service_group);
   return input;
+}
+
+/** `service_group`: a `{uuid}`/`{name}` of an existing group, else an inline definition. */
+function toGroupInput(g: InstanceGroupBody): InstanceGroupInput {
+  if (g.services !== undefined) {
+    return {
+      define: {
+        services: g.services.map(toServiceInput),
+        ...(g.domains !== undefined ? { domains: g.domains.map(toDomainInput) } : {}),
+        ...(g.soft_limit !== undefined ? { softLimit: g.soft_limit } : {}),
+        ...(g.hard_limit !== undefined ? { hardLimit: g.hard_limit } : {}),
+      },
+    };
+  }
+  return { ref: g.uuid !== undefined ? { uuid: g.uuid.toLowerCase() } : { name: g.name ?? '' } };
 }
 
 /** Refs given as repeated query params (js-sdk) or as a GET body array (go-sdk). */
@@ -119,7 +138,12 @@ function intParam(field: string, v: string | undefined): number | undefined {
 export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const svc = deps.instances;
-  const wire = (i: Instance, details = true): Entry => instanceToWire(i, svc.uptimeMs(i), details) as Entry;
+  const wire = async (i: Instance, details = true): Promise<Entry> => {
+    // A group is gone only in a race with its last instance's delete; the instance then shows none.
+    const group = details && i.serviceGroup !== undefined ? await deps.services?.byUuid(i.serviceGroup) : undefined;
+    return instanceToWire(i, svc.uptimeMs(i), details, group) as Entry;
+  };
+  const wireAll = (list: Instance[], details = true): Promise<Entry[]> => Promise.all(list.map((i) => wire(i, details)));
   const user = (c: Ctx): User => c.get('user');
   const reply = (c: Ctx, entries: Entry[]) => c.json(entriesEnvelope(KEY, entries, c.get('startedUs')));
   const stateEntry = (r: { instance: Instance; previousState: InstanceState }): Entry => ({
@@ -137,7 +161,7 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
     if (!bulk) {
       const made = await svc.create(user(c), inputs[0]!);
       const ready = await svc.waitRunning(user(c), made, inputs[0]!.timeoutS);
-      return c.json(entriesEnvelope(KEY, ready.map((i) => wire(i)), c.get('startedUs')));
+      return c.json(entriesEnvelope(KEY, await wireAll(ready), c.get('startedUs')));
     }
     const entries: Entry[] = [];
     for (const input of inputs) {
@@ -146,7 +170,7 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
       try {
         const made = await svc.create(user(c), input);
         const ready = await svc.waitRunning(user(c), made, input.timeoutS);
-        entries.push(...ready.map((i) => wire(i)));
+        entries.push(...(await wireAll(ready)));
       } catch (e) {
         entries.push(errorEntry(toHangarError(e), { name: input.name }));
       }
@@ -174,7 +198,7 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
       list = list.filter((i) => (order === 'asc' ? Date.parse(i.createdAt) > createdAfter : Date.parse(i.createdAt) < createdAfter));
       if (count > 0) list = list.slice(0, count);
     }
-    return reply(c, list.map((i) => wire(i, details)));
+    return reply(c, await wireAll(list, details));
   });
 
   // --- wait ---------------------------------------------------------------

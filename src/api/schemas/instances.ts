@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FEATURES, INSTANCE_STATES, RESTART_POLICIES } from '../../core/instance.js';
 import { UPDATABLE_PROPS } from '../../core/instances/update.js';
 import { exactlyOneRef, refFields } from './common.js';
+import { instanceGroupSchema } from './services.js';
 
 const int = z.number().int();
 const envName = z.string().min(1).max(256);
@@ -65,6 +66,7 @@ export const createInstanceSchema = z.strictObject({
   tags: z.array(z.string().min(1).max(128)).max(64).optional(),
   hostname: z.string().min(1).max(63).optional(),
   roms: romsSchema.optional(),
+  service_group: instanceGroupSchema.optional(),
 });
 export type CreateInstanceBody = z.infer<typeof createInstanceSchema>;
 

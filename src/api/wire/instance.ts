@@ -1,5 +1,7 @@
 import type { Instance, InstanceRom } from '../../core/instance.js';
 import { romDevicePath } from '../../core/instances/roms.js';
+import type { ServiceGroup } from '../../core/services/group.js';
+import { instanceGroupToWire } from './service-group.js';
 
 /**
  * A ROM as the instance object shows it: the contract's `{name, image?, at?,
@@ -20,7 +22,7 @@ export function romToWire(r: InstanceRom): Record<string, unknown> {
 }
 
 /** Instance → the UKC wire object (`Instance` in the platform OpenAPI). */
-export function instanceToWire(inst: Instance, uptimeMs: number, details = true): Record<string, unknown> {
+export function instanceToWire(inst: Instance, uptimeMs: number, details = true, group?: ServiceGroup): Record<string, unknown> {
   if (!details) return { status: 'success', uuid: inst.uuid, name: inst.name };
   const w: Record<string, unknown> = {
     status: 'success',
@@ -46,6 +48,7 @@ export function instanceToWire(inst: Instance, uptimeMs: number, details = true)
     volumes: [],
     roms: (inst.roms ?? []).map(romToWire),
   };
+  if (group) w['service_group'] = instanceGroupToWire(group);
   if (inst.startedAt) w['started_at'] = inst.startedAt;
   if (inst.stoppedAt) w['stopped_at'] = inst.stoppedAt;
   if (inst.bootTimeUs !== undefined) w['boot_time_us'] = inst.bootTimeUs;

@@ -5,7 +5,11 @@ import type { ImageSource } from '../ports/images.js';
 import { checkRoms, type CheckedRom, type RomInput } from './rom-input.js';
 
 /** What a create asks for, after the API has checked shapes and types. */
+import type { InstanceGroupInput } from '../services/service.js';
+
 export interface CreateInstanceInput {
+  /** The service group publishing it: an existing one, or an inline definition (an ephemeral group). */
+  serviceGroup?: InstanceGroupInput;
   name?: string;
   image: string;
   /** Pull policy, credentials and headers of an `ImageSpec` image. */

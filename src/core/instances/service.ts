@@ -15,6 +15,7 @@ import type { RomStore } from '../ports/roms.js';
 import { checkRoms, type RomInput } from './rom-input.js';
 import { attachRoms, type AttachedRoms } from './rom-attach.js';
 import { assertRomsChangeable, deleteRoms, droppedDigests } from './roms.js';
+import type { PreparedGroup, ServiceGroupService } from '../services/service.js';
 
 /** A reference to an instance as the API gives it: exactly one of uuid or name. */
 export type InstanceRef = { uuid: string; name?: undefined } | { name: string; uuid?: undefined };
@@ -52,6 +53,8 @@ export interface InstanceServiceDeps {
   admission?: Admission;
   /** Where ROM bytes live; without it a request with ROMs is refused. */
   roms?: RomStore;
+  /** Service groups; without it a request naming one is refused. */
+  groups?: ServiceGroupService;
 }
 
 /**
@@ -79,6 +82,8 @@ export class InstanceService {
    */
   async create(user: User, input: CreateInstanceInput): Promise<Instance[]> {
     const req = checkCreate(input, this.d.limits);
+    // Checked before any pull: a bad inline group is a 400 with nothing made.
+    const group = input.serviceGroup === undefined ? undefined : this.groupService().prepare(user, input.serviceGroup);
     const image = await this.d.images.resolve(req.image, { ...req.imageSource, user: { uuid: user.uuid, admin: user.admin } }).catch((e: unknown) => {
       if (e instanceof HangarError && (e.kind === 'not_found' || e.kind === 'invalid_argument')) throw invalid('image', e.message);
       throw e;
@@ -88,7 +93,7 @@ export class InstanceService {
       // Every replica gets the same ROMs: their bytes are prepared (pulled, packed) once, before the records.
       const attached = req.roms.length > 0 ? await attachRoms(this.romStore(), user, req.roms) : undefined;
       try {
-        return await this.insertAndStart(user, req, names, image.digest, attached);
+        return await this.insertAndStart(user, req, names, image.digest, attached, group);
       } finally {
         await attached?.release();
       }
@@ -103,7 +108,12 @@ export class InstanceService {
     return this.d.roms;
   }
 
-  private async insertAndStart(user: User, req: ReturnType<typeof checkCreate>, names: string[], imageDigest: string, attached: AttachedRoms | undefined): Promise<Instance[]> {
+  private groupService(): ServiceGroupService {
+    if (!this.d.groups) throw new HangarError('failed_precondition', 'this node does not support service groups');
+    return this.d.groups;
+  }
+
+  private async insertAndStart(user: User, req: ReturnType<typeof checkCreate>, names: string[], imageDigest: string, attached: AttachedRoms | undefined, group: PreparedGroup | undefined): Promise<Instance[]> {
     const now = this.d.clock.now().toISOString();
     const made: Instance[] = names.map((name) => ({
       uuid: newUuid(),
@@ -140,6 +150,11 @@ export class InstanceService {
       }
       const ranges = allocateIdRanges(await tx.nodeInstances(this.d.lifecycle.nodeId), made.length);
       made.forEach((inst, i) => (inst.idRange = ranges[i]!));
+      // In the same unit: an ephemeral group exists exactly when its instances do.
+      if (group) {
+        const g = await this.groupService().attach(tx, user, group);
+        for (const inst of made) inst.serviceGroup = g.uuid;
+      }
       for (const inst of made) await tx.insertInstance(inst);
     });
     if (req.autostart === false) return made;

@@ -1,4 +1,5 @@
 import type { Instance } from '../instance.js';
+import type { ServiceGroup } from '../services/group.js';
 
 /**
  * Persistence port. The embedded default is SQLite (store/sqlite); a
@@ -42,6 +43,7 @@ export interface InstanceRepository {
   insertInstance(inst: Instance): Promise<void>;
   /** Replaces the whole record; rejects with not_found if it is gone. */
   updateInstance(inst: Instance): Promise<void>;
+  /** Also deletes the instance's group when it is ephemeral and this was its last instance. */
   deleteInstance(uuid: string): Promise<void>;
   getInstance(uuid: string): Promise<Instance | undefined>;
   getInstanceByName(name: string): Promise<Instance | undefined>;
@@ -74,8 +76,38 @@ export interface UserRepository {
   listUsers(): Promise<User[]>;
 }
 
+export interface GroupListOptions {
+  owner: string;
+  /** 0 = no limit. */
+  count: number;
+  /** Exclusive cursor: the uuid of the last group of the previous page. */
+  after?: string;
+  order: 'asc' | 'desc';
+}
+
+/** An instance as a group lists it. */
+export interface GroupMember {
+  uuid: string;
+  name: string;
+}
+
+export interface ServiceGroupRepository {
+  /** Rejects with already_exists when the name or one of the domains is taken. */
+  insertServiceGroup(group: ServiceGroup): Promise<void>;
+  /** Replaces the whole record, domains included; rejects with not_found if it is gone. */
+  updateServiceGroup(group: ServiceGroup): Promise<void>;
+  deleteServiceGroup(uuid: string): Promise<void>;
+  getServiceGroup(uuid: string): Promise<ServiceGroup | undefined>;
+  getServiceGroupByName(name: string): Promise<ServiceGroup | undefined>;
+  listServiceGroups(opts: GroupListOptions): Promise<ServiceGroup[]>;
+  /** Of `fqdns`, those a group other than `exceptGroup` holds (any user's). */
+  takenDomains(fqdns: string[], exceptGroup?: string): Promise<string[]>;
+  /** The instances in the group, oldest first. */
+  groupMembers(uuid: string): Promise<GroupMember[]>;
+}
+
 /** What a unit of work sees: the same repositories, inside one transaction. */
-export interface UnitOfWork extends InstanceRepository, UserRepository {}
+export interface UnitOfWork extends InstanceRepository, UserRepository, ServiceGroupRepository {}
 
 export interface Transactional {
   /**
@@ -90,6 +122,8 @@ export interface InstanceStore extends InstanceRepository, Transactional {}
 
 export interface UserStore extends UserRepository, Transactional {}
 
-export interface Store extends InstanceStore, UserStore {
+export interface ServiceGroupStore extends ServiceGroupRepository, Transactional {}
+
+export interface Store extends InstanceStore, UserStore, ServiceGroupStore {
   close(): void;
 }

@@ -3,6 +3,7 @@ import { hashToken } from '../../../src/api/auth.js';
 import { DEFAULT_LIMITS } from '../../../src/core/instances/input.js';
 import { Lifecycle } from '../../../src/core/instances/lifecycle.js';
 import { InstanceService } from '../../../src/core/instances/service.js';
+import { ServiceGroupService } from '../../../src/core/services/service.js';
 import { systemClock } from '../../../src/core/ports/clock.js';
 import { KeyedMutex } from '../../../src/lib/mutex.js';
 import type { ImageStore, ResolvedImage } from '../../../src/core/ports/images.js';
@@ -68,12 +69,13 @@ const network: NetworkDriver = {
 };
 
 /** `roms`: a ROM store for tests of ROM requests (default: none, as a node without ROM support). */
-export function apiHarness(o: { roms?: RomStore } = {}) {
-  const store = new SqliteStore(':memory:');
+export function apiHarness(o: { roms?: RomStore; path?: string } = {}) {
+  const store = new SqliteStore(o.path ?? ':memory:');
   const logs = new FileLogStore(mkdtempSync(join(tmpdir(), 'hangar-unit-logs-')));
   const lifecycle = new Lifecycle({ store, runtimes, network, images, logs, clock: systemClock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'test-node', stopGraceMs: 100, ...(o.roms ? { roms: o.roms } : {}) });
-  const instances = new InstanceService({ store, images, network, logs, clock: systemClock, limits: DEFAULT_LIMITS, lifecycle, ...(o.roms ? { roms: o.roms } : {}) });
-  const app = createApi({ instances, users: store, limits: DEFAULT_LIMITS, baseUrl: 'http://127.0.0.1:0', version: 'test' }, silentLogger);
+  const services = new ServiceGroupService({ store, clock: systemClock, domain: 'localhost' });
+  const instances = new InstanceService({ store, images, network, logs, clock: systemClock, limits: DEFAULT_LIMITS, lifecycle, groups: services, ...(o.roms ? { roms: o.roms } : {}) });
+  const app = createApi({ instances, users: store, limits: DEFAULT_LIMITS, baseUrl: 'http://127.0.0.1:0', version: 'test', services }, silentLogger);
   const addUser = (name: string, admin = false): string => {
     const token = `tok-${name}`;
     store.createUser({ uuid: crypto.randomUUID(), name, admin, createdAt: new Date().toISOString() }, hashToken(token));
