@@ -100,14 +100,12 @@ test('the token search order: flag, env, config (for its metro only), local node
   assert.match(flag.err, /token from flag/);
 });
 
-test('volumes and services: one line that the node does not support them yet, exit 1', async () => {
+test('volumes: one line that the node does not support them yet, exit 1', async () => {
   const env = { HOME: home(), UKC_METRO: n.url, UKC_TOKEN: n.token };
   const cases: Array<[string[], string]> = [
     [['volume', 'list'], 'volume: the node at URL does not support volumes yet (no GET /v1/volumes); nothing was changed'],
     [['volume', 'create', '-n', 'data', '-s', '1Gi'], 'volume: the node at URL does not support volumes yet (no POST /v1/volumes); nothing was changed'],
     [['vol', 'attach', 'data', '--to', 'web', '--at', '/data'], 'volume: the node at URL does not support volumes yet (no PUT /v1/volumes/attach); nothing was changed'],
-    [['service', 'list'], 'service: the node at URL does not support services yet (no GET /v1/services); nothing was changed'],
-    [['svc', 'create', '443:8080/http+tls', '-n', 'web'], 'service: the node at URL does not support services yet (no POST /v1/services); nothing was changed'],
   ];
   for (const [argv, msg] of cases) {
     const r = await runCli(argv, env);
@@ -117,4 +115,22 @@ test('volumes and services: one line that the node does not support them yet, ex
   const bad = await runCli(['service', 'create', '443:http'], env);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /^hangar: service create 443:http: expected <public>:<dest>/);
+});
+
+test('services: create, list and remove a service group through the node', async () => {
+  const env = { HOME: home(), UKC_METRO: n.url, UKC_TOKEN: n.token };
+  const made = await runCli(['svc', 'create', '443:8080/http+tls', '-n', 'cli-web', '-d', 'cli-web'], env);
+  assert.equal(made.code, 0, made.err);
+  assert.match(made.out, /^service cli-web created \(/);
+  const list = await runCli(['service', 'list', '-o', 'json'], env);
+  assert.equal(list.code, 0, list.err);
+  const groups = JSON.parse(list.out) as Array<Record<string, unknown>>;
+  const web = groups.find((g) => g['name'] === 'cli-web');
+  assert.ok(web, list.out);
+  assert.deepEqual((web['services'] as Array<Record<string, unknown>>).map((s) => [s['port'], s['destination_port']]), [[443, 8080]]);
+  assert.deepEqual((web['domains'] as Array<Record<string, unknown>>).map((d) => d['fqdn']), ['cli-web.localhost']);
+  const rm = await runCli(['service', 'remove', 'cli-web'], env);
+  assert.equal(rm.code, 0, rm.err);
+  const after = await runCli(['service', 'list', '-o', 'json'], env);
+  assert.equal((JSON.parse(after.out) as Array<Record<string, unknown>>).some((g) => g['name'] === 'cli-web'), false);
 });

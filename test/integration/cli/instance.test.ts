@@ -101,11 +101,14 @@ test('a missing instance is one line naming it, exit 1', async () => {
   assert.equal(some.err, "hangar: instance stop: No instance with name 'nope' (`hangar instance list` shows what there is)\n");
 });
 
-test('create with ports the node cannot serve yet: created, with a note', async () => {
+test('create with ports and scale-to-zero: the ports make its service group; scale-to-zero is noted as not applied', async () => {
   const r = await hangar('instance', 'create', 'hello:latest', '-n', 'web', '-p', '443:8080/http+tls', '--scale-to-zero', 'policy=on,cooldown-time=1000,stateful=true', '-o', 'json');
   assert.equal(r.code, 0, r.err);
-  assert.match(r.err, /note: ports 443:8080\/http\+tls are checked but not served/);
-  assert.equal((JSON.parse(r.out) as Array<{ state: string }>)[0]!.state, 'running');
+  assert.doesNotMatch(r.err, /are checked but not served/);
+  assert.match(r.err, /note: scale-to-zero is checked but not applied/);
+  const made = (JSON.parse(r.out) as Array<{ state: string; service_group?: { uuid?: string } }>)[0]!;
+  assert.equal(made.state, 'running');
+  assert.ok(made.service_group?.uuid, r.out);
 });
 
 test('bad flags are refused before anything reaches the node', async () => {
