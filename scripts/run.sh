@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then echo "make run needs root (sandboxes, network namespaces, cgroups)" >&2; exit 1; fi
 export HANGAR_HOME="${HANGAR_HOME:-$HOME/.hangar}"
 export HANGAR_LISTEN="${HANGAR_LISTEN:-127.0.0.1:8080}"
+# The ingress serves public 80/443 on local ports, so it needs neither root nor free 80/443.
+export HANGAR_INGRESS_PORTS="${HANGAR_INGRESS_PORTS:-80=18000,443=18443}"
 url="http://$HANGAR_LISTEN"
 mkdir -p "$HANGAR_HOME"
 
@@ -38,6 +40,8 @@ cat <<MSG
   API:      $url/v1   (token: $HANGAR_HOME/token)
   Try:      curl http://$ip:8080/
             UKC_METRO=$url UKC_TOKEN=\$(cat $HANGAR_HOME/token) ./bin/hangar instance list
+  Ingress:  service group domains on http://<name>.localhost (port 80 → local $HANGAR_INGRESS_PORTS),
+            TLS with the node's CA: curl --cacert $HANGAR_HOME/ca.pem https://<name>.localhost:<local port of 443>/
   Logs:     $HANGAR_HOME/node.log
 MSG
 if [ -n "$node_pid" ]; then

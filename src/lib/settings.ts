@@ -25,6 +25,13 @@ const registryList = z
 const cidr4 = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'must be an IPv4 CIDR such as 10.77.0.0/16');
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-"');
 const absPath = z.string().min(1).transform((p) => resolve(p));
+const ingressPorts = z
+  .string()
+  .regex(/^\s*(\d{1,5}\s*=\s*\d{1,5})(\s*,\s*\d{1,5}\s*=\s*\d{1,5})*\s*$/, 'must be public=local pairs such as 80=18000,443=18443')
+  .transform((v) => v.split(',').map((p) => p.split('=').map((n) => Number(n.trim())) as [number, number]))
+  .refine((pairs) => pairs.every(([pub, loc]) => pub >= 1 && pub <= 65535 && loc <= 65535), 'ports must be 1-65535 (local 0 = any free port)')
+  .refine((pairs) => new Set(pairs.map(([pub]) => pub)).size === pairs.length, 'a public port is mapped twice')
+  .transform((pairs) => new Map(pairs));
 const flag = z.enum(['0', '1', 'true', 'false', '']).transform((v) => v === '1' || v === 'true');
 
 interface Setting<T extends z.ZodType> {
@@ -42,6 +49,8 @@ export const SETTINGS = {
   HANGAR_HOME: s(absPath, '`~/.hangar`', 'node, cli', 'Where a node keeps all its state (database, images, logs, sandboxes); the builder keeps its cache under it.'),
   HANGAR_LISTEN: s(hostPort, '`127.0.0.1:8080`', 'node, cli', 'Address of the `/v1` API and the `/v2` registry (the CLI\'s default target).'),
   HANGAR_DOMAIN: s(z.string().regex(/^(?=.{1,200}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a lowercase domain name such as example.org'), '`localhost`', 'node', 'Domain that service group domain names without a trailing dot go under (`web` → `web.<domain>`); `*.localhost` reaches loopback with no DNS set-up.'),
+  HANGAR_INGRESS_HOST: s(z.string().regex(/^([0-9.]+|[0-9a-fA-F:]+|[A-Za-z0-9.-]+)$/, 'must be an address such as 127.0.0.1 or 0.0.0.0'), '`127.0.0.1`', 'node', 'Address the ingress binds at each port a service group publishes (`0.0.0.0` on a server).'),
+  HANGAR_INGRESS_PORTS: s(ingressPorts, 'none mapped', 'node', 'Public ports the ingress serves on another local port, as `public=local,…` (`80=18000,443=18443`; local `0` = any free port); a port not listed is listened on as itself. The API still shows the public port.'),
   HANGAR_NODE_ID: s(name, 'generated once, kept in `$HANGAR_HOME/node-id`', 'node', 'This node\'s id; every instance records the node that owns it.'),
   HANGAR_BIN_DIR: s(absPath, '`build/bin` of the checkout', 'node', 'Folder with hangar\'s own binaries (`hangar-shim`).'),
   HANGAR_BRIDGE: s(z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a Linux interface name (1-15 characters)'), '`hangar0`', 'node', 'Bridge the instances\' veths join.'),

@@ -21,6 +21,8 @@ export interface NodeConfig {
   domain: string;
   /** Folder with hangar's own binaries (hangar-shim). */
   binDir: string;
+  /** The ingress: the address it binds (HANGAR_INGRESS_HOST) and public → local listen ports (HANGAR_INGRESS_PORTS). */
+  ingress: { host: string; ports: ReadonlyMap<number, number> };
   network: { bridge: string; subnet: string; netnsPrefix: string; prewarm: number };
   /** cgroup (v1 hierarchy path) under which every sandbox's cgroup is made. */
   cgroupParent: string;
@@ -52,6 +54,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     host: host!,
     port: Number(port),
     domain: v.HANGAR_DOMAIN ?? 'localhost',
+    ingress: { host: v.HANGAR_INGRESS_HOST ?? '127.0.0.1', ports: v.HANGAR_INGRESS_PORTS ?? new Map<number, number>() },
     binDir: v.HANGAR_BIN_DIR ?? join(repoRoot(), 'build', 'bin'),
     network: {
       bridge: v.HANGAR_BRIDGE ?? 'hangar0',

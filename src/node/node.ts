@@ -34,6 +34,8 @@ import { UploadQuota } from '../registry/quota.js';
 import { instanceRomImages } from '../core/images/roms.js';
 import { RomImageResolver } from '../image/rom-images.js';
 import { RomFileStore } from '../image/rom-store.js';
+import { LocalCa } from '../ingress/ca.js';
+import { Ingress } from '../ingress/ingress.js';
 
 export const VERSION = '0.1.0';
 
@@ -53,13 +55,17 @@ export interface RunningNode {
   runtime: RuncDriver;
   runtimes: DriverRegistry;
   store: SqliteStore;
+  /** The HTTP(S) ingress of the service groups' domains. */
+  ingress: Ingress;
+  /** The node's local CA (its certificate at `<home>/ca.pem`). */
+  ca: LocalCa;
   /** Stops serving; instances keep running for the next node process to adopt. */
   stop(): Promise<void>;
 }
 
 /**
  * The composition root: the only module that knows every implementation.
- * Start order: state → images → network → runtime → reconcile → API.
+ * Start order: state → images → network → runtime → reconcile → API → ingress.
  */
 export async function startNode(config: NodeConfig, logger: Logger = createLogger('hangar')): Promise<RunningNode> {
   mkdirSync(config.home, { recursive: true, mode: 0o711 });
@@ -132,6 +138,22 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
     releaseLock();
     throw e;
   }
+  // The ingress reads groups and instances from the store; the CA's key and root are made on the first start.
+  const ca = new LocalCa(config.home);
+  const ingress = new Ingress({ host: config.ingress.host, portMap: config.ingress.ports, ca, logger, routes: { groups: () => store.allServiceGroups(), instances: () => store.allInstances() } });
+  try {
+    await ca.init();
+    await ingress.start();
+  } catch (e) {
+    await ingress.stop();
+    await new Promise<void>((r) => server.close(() => r()));
+    await lifecycle.close();
+    await network.close();
+    registry.close();
+    store.close();
+    releaseLock();
+    throw e;
+  }
   // Hourly: untagged images and blobs nothing needs (never one an instance uses), expired upload sessions.
   const gcTimer = setInterval(() => void images.prune().then(() => registry.sweepUploads()).catch((e: unknown) => logger.warn({ err: String(e) }, 'image gc failed')), 3600_000);
   gcTimer.unref();
@@ -152,8 +174,11 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
     runtime,
     runtimes,
     store,
+    ingress,
+    ca,
     async stop() {
       clearInterval(gcTimer);
+      await ingress.stop();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await closed;
@@ -161,7 +186,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
       await lifecycle.close();
       await network.close();
       registry.close();
-        store.close();
+      store.close();
       releaseLock();
     },
   };

@@ -39,6 +39,7 @@ export class ServiceGroupQueries {
       delete: db.prepare('DELETE FROM service_groups WHERE uuid = ?'),
       get: db.prepare('SELECT doc FROM service_groups WHERE uuid = ?'),
       getByName: db.prepare('SELECT doc FROM service_groups WHERE name = ?'),
+      all: db.prepare('SELECT doc FROM service_groups ORDER BY seq'),
       seqOf: db.prepare('SELECT seq FROM service_groups WHERE uuid = ? AND owner = ?'),
       insertDomain: db.prepare('INSERT INTO service_domains (fqdn, group_uuid) VALUES (?, ?)'),
       deleteDomains: db.prepare('DELETE FROM service_domains WHERE group_uuid = ?'),
@@ -115,6 +116,10 @@ export class ServiceGroupQueries {
       params.push(o.count);
     }
     return (this.db.prepare(sql).all(...params) as { doc: string }[]).map(toGroup);
+  }
+
+  allServiceGroups(): ServiceGroup[] {
+    return (this.stmts.all.all() as { doc: string }[]).map(toGroup);
   }
 
   takenDomains(fqdns: string[], exceptGroup?: string): string[] {

@@ -50,7 +50,7 @@ const toInstance = (r: { doc: string }): Instance => JSON.parse(r.doc) as Instan
 const METHODS = [
   'insertInstance', 'updateInstance', 'deleteInstance', 'getInstance', 'getInstanceByName', 'listInstances', 'allInstances', 'nodeInstances', 'ownerUsage', 'ownerImageRefs', 'ownerRomImageRefs', 'nodeUsage', 'adoptUnowned',
   'createUser', 'userByTokenHash', 'getUser', 'getUserByName', 'listUsers',
-  'insertServiceGroup', 'updateServiceGroup', 'deleteServiceGroup', 'getServiceGroup', 'getServiceGroupByName', 'listServiceGroups', 'takenDomains', 'groupMembers',
+  'insertServiceGroup', 'updateServiceGroup', 'deleteServiceGroup', 'getServiceGroup', 'getServiceGroupByName', 'listServiceGroups', 'allServiceGroups', 'takenDomains', 'groupMembers',
 ] as const satisfies readonly (keyof UnitOfWork)[];
 // Fails to compile when a repository method is added to the port but not to METHODS.
 const allMethods: [Exclude<keyof UnitOfWork, (typeof METHODS)[number]>] extends [never] ? true : never = true;
@@ -212,6 +212,10 @@ class Rows implements Sync<UnitOfWork> {
 
   listServiceGroups(o: GroupListOptions): ServiceGroup[] {
     return this.groups.listServiceGroups(o);
+  }
+
+  allServiceGroups(): ServiceGroup[] {
+    return this.groups.allServiceGroups();
   }
 
   takenDomains(fqdns: string[], exceptGroup?: string): string[] {

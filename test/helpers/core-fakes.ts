@@ -64,6 +64,9 @@ export class MemoryStore implements Store {
     const mine = [...this.groups.values()].filter((g) => g.owner === o.owner).map(copy);
     return o.order === 'asc' ? mine : mine.reverse();
   }
+  async allServiceGroups(): Promise<ServiceGroup[]> {
+    return [...this.groups.values()].map(copy);
+  }
   async takenDomains(fqdns: string[], exceptGroup?: string): Promise<string[]> {
     const held = new Set([...this.groups.values()].filter((g) => g.uuid !== exceptGroup).flatMap((g) => g.domains.map((d) => d.fqdn)));
     return fqdns.filter((f) => held.has(f));

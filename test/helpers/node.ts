@@ -44,6 +44,8 @@ export function testConfig(o: TestConfigOptions = {}): NodeConfig {
     port: 0,
     binDir: join(REPO, 'build', 'bin'),
     stopGraceMs: 2000,
+    // Never the host's 80/443: each test node's ingress takes free local ports.
+    ingress: { host: '127.0.0.1', ports: new Map([[80, 0], [443, 0]]) },
     cgroupParent: `/hangar-${kind}-${tag}`,
     network: { bridge: `${short}${tag}`, subnet: o.subnet ?? `10.${200 + (b[0]! % 50)}.${b[1]!}.0/24`, netnsPrefix: `${short}${tag}`, prewarm: o.prewarm ?? 0 },
   });
@@ -119,6 +121,7 @@ export async function spawnNodeProcess(config: NodeConfig, port: number): Promis
     HANGAR_SUBNET: config.network.subnet,
     HANGAR_NETNS_PREFIX: config.network.netnsPrefix,
     HANGAR_NET_PREWARM: '0',
+    HANGAR_INGRESS_PORTS: '80=0,443=0',
     HANGAR_STOP_GRACE_MS: String(config.stopGraceMs),
     HANGAR_CGROUP_PARENT: config.cgroupParent,
     HANGAR_LOG_LEVEL: process.env['HANGAR_LOG_LEVEL'] ?? 'warn',

@@ -100,6 +100,8 @@ export interface ServiceGroupRepository {
   getServiceGroup(uuid: string): Promise<ServiceGroup | undefined>;
   getServiceGroupByName(name: string): Promise<ServiceGroup | undefined>;
   listServiceGroups(opts: GroupListOptions): Promise<ServiceGroup[]>;
+  /** Every user's groups: what the ingress routes by. */
+  allServiceGroups(): Promise<ServiceGroup[]>;
   /** Of `fqdns`, those a group other than `exceptGroup` holds (any user's). */
   takenDomains(fqdns: string[], exceptGroup?: string): Promise<string[]>;
   /** The instances in the group, oldest first. */
