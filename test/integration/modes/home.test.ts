@@ -51,7 +51,9 @@ test('another local user reads neither state.db, its WAL, logs nor the token; th
   for (const f of mustFail) assert.ok(all.includes(f), `${f} exists`);
   assert.ok(all.length > mustFail.length, 'registry and network files are checked too');
   const readable = all.filter((f) => asNobody(['cat', join(home, f)]).status === 0);
-  assert.deepEqual(readable, [], 'files another user can read');
+  // The ingress CA's certificate is public on purpose: local users trust it to reach instances over TLS.
+  assert.deepEqual(readable, ['ca.pem'], 'files another user can read');
+  assert.ok(all.some((f) => f.startsWith('ca/')), 'the CA key folder is among the checked files');
   assert.notEqual(asNobody(['ls', home]).status, 0, 'the home cannot be listed');
   assert.notEqual(asNobody(['ls', join(home, 'run', 'roots')]).status, 0, 'the sandboxes\' roots cannot be listed');
   assert.notEqual(asNobody(['ls', join(home, 'run', 'roots', String(inst['uuid']))]).status, 0, 'nor one sandbox\'s root');
