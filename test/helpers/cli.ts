@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { tempDir } from './temp.js';
 import { main, type CliDeps } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/io.js';
 
@@ -10,18 +8,8 @@ export interface CliResult {
   err: string;
 }
 
-const homes: string[] = [];
-// Each test file runs in its own process: its temp HOMEs go when it exits, passed or failed.
-process.on('exit', () => {
-  for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true });
-});
-
 /** A temp HOME for CLI runs, so no real config or node token is read or written; removed when the test process exits. */
-export function tempHome(): string {
-  const h = mkdtempSync(join(tmpdir(), 'hangar-cli-home-'));
-  homes.push(h);
-  return h;
-}
+export const tempHome = (): string => tempDir('hangar-cli-home-');
 
 /**
  * Runs `hangar <argv>` in this process with captured output, an environment

@@ -15,10 +15,8 @@ import { DriverRegistry } from '../../../src/runtime/registry.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { FileLogStore } from '../../../src/store/logs.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Envelope } from '../../helpers/envelope.js';
+import { tempDir } from '../../helpers/temp.js';
 export type { Envelope };
 
 /**
@@ -71,7 +69,7 @@ const network: NetworkDriver = {
 /** `roms`: a ROM store for tests of ROM requests (default: none, as a node without ROM support). */
 export function apiHarness(o: { roms?: RomStore; path?: string } = {}) {
   const store = new SqliteStore(o.path ?? ':memory:');
-  const logs = new FileLogStore(mkdtempSync(join(tmpdir(), 'hangar-unit-logs-')));
+  const logs = new FileLogStore(tempDir('hangar-unit-logs-'));
   const lifecycle = new Lifecycle({ store, runtimes, network, images, logs, clock: systemClock, logger: silentLogger, locks: new KeyedMutex(), nodeId: 'test-node', stopGraceMs: 100, ...(o.roms ? { roms: o.roms } : {}) });
   const services = new ServiceGroupService({ store, clock: systemClock, domain: 'localhost' });
   const instances = new InstanceService({ store, images, network, logs, clock: systemClock, limits: DEFAULT_LIMITS, lifecycle, groups: services, ...(o.roms ? { roms: o.roms } : {}) });

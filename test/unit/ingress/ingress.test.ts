@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, type Socket } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import type { Instance } from '../../../src/core/instance.js';
 import type { ServiceGroup } from '../../../src/core/services/group.js';
@@ -12,6 +10,7 @@ import { LocalCa } from '../../../src/ingress/ca.js';
 import { Ingress } from '../../../src/ingress/ingress.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { group, member, web80 } from './fixtures.js';
+import { tempDir } from '../../helpers/temp.js';
 
 interface Reply {
   status: number;
@@ -57,7 +56,7 @@ function get(secure: boolean, port: number, host: string, path = '/', opts: { ca
 }
 
 async function setup(t: { after: (fn: () => Promise<void> | void) => void }, groups: (port: number) => ServiceGroup[], members: (gs: ServiceGroup[]) => Instance[]) {
-  const home = mkdtempSync(join(tmpdir(), 'hangar-ingress-'));
+  const home = tempDir('hangar-ingress-');
   const up = await upstream();
   const ca = new LocalCa(home);
   await ca.init();

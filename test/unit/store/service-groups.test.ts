@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -8,8 +6,9 @@ import type { Instance } from '../../../src/core/instance.js';
 import type { ServiceGroup } from '../../../src/core/services/group.js';
 import { HangarError } from '../../../src/lib/errors.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
+import { tempDir } from '../../helpers/temp.js';
 
-const dbPath = (): string => join(mkdtempSync(join(tmpdir(), 'hangar-sg-')), 'state.db');
+const dbPath = (): string => join(tempDir('hangar-sg-'), 'state.db');
 
 function group(n: number, over: Partial<ServiceGroup> = {}): ServiceGroup {
   return {

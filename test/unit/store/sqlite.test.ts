@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Instance } from '../../../src/core/instance.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
+import { tempDir } from '../../helpers/temp.js';
 
 const inst = (name: string, patch: Partial<Instance> = {}): Instance => ({
   uuid: crypto.randomUUID(), name, owner: 'u1', createdAt: new Date().toISOString(), state: 'stopped', image: 'a', imageDigest: 'sha256:0',
@@ -70,7 +69,7 @@ test('units run one at a time, in call order', async () => {
 });
 
 test('instances record their node; records without one are adopted, durably', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'hangar-store-')), 'state.db');
+  const file = join(tempDir('hangar-store-'), 'state.db');
   let store = new SqliteStore(file);
   const mine = inst('mine', { node: 'n1' });
   const theirs = inst('theirs', { node: 'n2' });
