@@ -127,15 +127,19 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   const quotas = { hard: admission.quotas, capacity: admission.capacity, registryBytes: (uuid: string) => uploadQuota.used(uuid) };
   const app = createApi({ instances, users: store, limits: config.limits, baseUrl, version: VERSION, images: catalog, quotas, services }, logger);
   app.route('/v2', createRegistryApi(registry, { userForToken: (t) => store.userByTokenHash(hashToken(t)) }, { guard: imageService, access: imageService, quota: uploadQuota }));
-  let server: Server;
-  try {
-    server = await serve(app, config.host, config.port);
-  } catch (e) {
+  // Exit handling in flight writes to the store: the lifecycle closes before the store does.
+  const closeCore = async (): Promise<void> => {
     await lifecycle.close();
     await network.close();
     registry.close();
     store.close();
     releaseLock();
+  };
+  let server: Server;
+  try {
+    server = await serve(app, config.host, config.port);
+  } catch (e) {
+    await closeCore();
     throw e;
   }
   // The ingress reads groups and instances from the store; the CA's key and root are made on the first start.
@@ -147,11 +151,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
   } catch (e) {
     await ingress.stop();
     await new Promise<void>((r) => server.close(() => r()));
-    await lifecycle.close();
-    await network.close();
-    registry.close();
-    store.close();
-    releaseLock();
+    await closeCore();
     throw e;
   }
   // Hourly: untagged images and blobs nothing needs (never one an instance uses), expired upload sessions.
@@ -182,12 +182,7 @@ export async function startNode(config: NodeConfig, logger: Logger = createLogge
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await closed;
-      // Exit handling in flight writes to the store: it ends before the store closes.
-      await lifecycle.close();
-      await network.close();
-      registry.close();
-      store.close();
-      releaseLock();
+      await closeCore();
     },
   };
 }

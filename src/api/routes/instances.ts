@@ -8,7 +8,7 @@ import type { ApiDeps, AppEnv, Ctx } from '../context.js';
 import { entriesEnvelope, errorEntry, type Entry } from '../envelope.js';
 import { toHangarError } from '../errors.js';
 import { pathUuid, parseBool, perItem, queryLists, readJson, requireJson, yieldToLoop, type RefLike } from '../request.js';
-import { oneOrMany, parseWith, refSchema, uuidSchema, type Ref } from '../schemas/common.js';
+import { oneOrMany, parseWith, refSchema, type Ref } from '../schemas/common.js';
 import {
   createInstanceSchema,
   deleteByUuidSchema,
@@ -31,6 +31,7 @@ import {
 } from '../schemas/instances.js';
 import { instanceToWire } from '../wire/instance.js';
 import { toCreateInput, toRomsUpdate } from './instance-input.js';
+import { pageByCreated, pageOf, storePage } from '../paging.js';
 
 const KEY = 'instances';
 const MAX_LOG_CHUNK = 1024 * 1024;
@@ -106,20 +107,8 @@ export function instanceRoutes(deps: ApiDeps): Hono<AppEnv> {
     const details = parseBool(q.details, true);
     const refs = refsFrom(q, await readJson(c));
     if (refs.length > 0) return reply(c, await perItem(refs, async (r) => wire(await svc.find(user(c), toRef(r)), details)));
-    const count = q.count === undefined ? 0 : Number(q.count);
-    let after: string | undefined;
-    let createdAfter: number | undefined;
-    if (q.from !== undefined) {
-      if (uuidSchema.safeParse(q.from).success) after = q.from.toLowerCase();
-      else if (!Number.isNaN(Date.parse(q.from))) createdAfter = Date.parse(q.from);
-      else throw invalid('from', 'must be a UUID or an ISO 8601 time');
-    }
-    const order = q.order ?? 'asc';
-    let list = await svc.list(user(c), { count: createdAfter === undefined ? count : 0, order, ...(after ? { after } : {}), ...(q.tags ? { tags: q.tags } : {}) });
-    if (createdAfter !== undefined) {
-      list = list.filter((i) => (order === 'asc' ? Date.parse(i.createdAt) > createdAfter : Date.parse(i.createdAt) < createdAfter));
-      if (count > 0) list = list.slice(0, count);
-    }
+    const page = pageOf(q);
+    const list = pageByCreated(await svc.list(user(c), { ...storePage(page), ...(q.tags ? { tags: q.tags } : {}) }), page);
     return reply(c, await wireAll(list, details));
   });
 

@@ -7,7 +7,7 @@ import type { ApiDeps, AppEnv, Ctx } from '../context.js';
 import { entriesEnvelope, errorEntry, type Entry } from '../envelope.js';
 import { toHangarError } from '../errors.js';
 import { parseBool, pathUuid, perItem, queryLists, readJson, requireJson, yieldToLoop, type RefLike } from '../request.js';
-import { oneOrMany, parseWith, refSchema, uuidSchema, type Ref } from '../schemas/common.js';
+import { oneOrMany, parseWith, refSchema, type Ref } from '../schemas/common.js';
 import {
   createGroupSchema,
   deleteItemSchema,
@@ -24,6 +24,7 @@ import {
   type ServiceBody,
 } from '../schemas/services.js';
 import { groupToWire } from '../wire/service-group.js';
+import { pageByCreated, pageOf, storePage } from '../paging.js';
 
 const KEY = 'service_groups';
 
@@ -120,20 +121,8 @@ export function serviceRoutes(deps: ApiDeps): Hono<AppEnv> {
     const details = parseBool(q.details, true);
     const refs = refsFrom(q, await readJson(c));
     if (refs.length > 0) return reply(c, await perItem(refs, async (r) => wire(await svc().find(user(c), toRef(r)), details)));
-    const count = q.count === undefined ? 0 : Number(q.count);
-    let after: string | undefined;
-    let createdAfter: number | undefined;
-    if (q.from !== undefined) {
-      if (uuidSchema.safeParse(q.from).success) after = q.from.toLowerCase();
-      else if (!Number.isNaN(Date.parse(q.from))) createdAfter = Date.parse(q.from);
-      else throw invalid('from', 'must be a UUID or an ISO 8601 time');
-    }
-    const order = q.order ?? 'asc';
-    let groups = await svc().list(user(c), { count: createdAfter === undefined ? count : 0, order, ...(after ? { after } : {}) });
-    if (createdAfter !== undefined) {
-      groups = groups.filter((g) => (order === 'asc' ? Date.parse(g.createdAt) > createdAfter : Date.parse(g.createdAt) < createdAfter));
-      if (count > 0) groups = groups.slice(0, count);
-    }
+    const page = pageOf(q);
+    const groups = pageByCreated(await svc().list(user(c), storePage(page)), page);
     const entries: Entry[] = [];
     for (const g of groups) entries.push(await wire(g, details));
     return reply(c, entries);

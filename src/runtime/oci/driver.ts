@@ -1,8 +1,7 @@
 /**
  * What every OCI runtime driver built on hangar-shim shares: each sandbox is a
- * container of a runc-compatible CLI run by its own hangar-shim
- * (native/hangar-shim.c), so it outlives the node process. runc/ (and later
- * runsc/) add their name, what they support and their capabilities.
+ * container of a runc-compatible CLI run by its own hangar-shim (native/hangar-shim.c),
+ * so it outlives the node process. runc/ (later runsc/) add name, support and capabilities.
  *
  * On-disk layout (all state is on disk, so a restarted node adopts what runs):
  *   <stateDir>/<cli dir>/              --root of the CLI (e.g. runc/; this driver's containers only)
