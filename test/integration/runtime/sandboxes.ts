@@ -12,7 +12,10 @@ import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { RuntimeDriver, SandboxSpec } from '../../../src/core/ports/runtime.js';
 import { SANDBOX_ID_BASE } from '../../../src/lib/idmap.js';
+import { removeCgroupParent } from '../../helpers/leaks.js';
 import { assertNoSuchBinary, createNetns, makeBusyboxRootfs, pidsMentioning, snapshotTree, type TestNetns } from './fixtures.js';
+
+const DEFAULT_CGROUP_PARENT = '/hangar';
 
 export interface SandboxesOptions<D extends RuntimeDriver> {
   tag: string;
@@ -50,6 +53,8 @@ export class Sandboxes<D extends RuntimeDriver> {
     for (const [id, d] of this.started) await d.remove(id).catch((e: unknown) => console.error(`cleanup of ${id}:`, e));
     this.net?.destroy();
     if (this.tmp) await rm(this.tmp, { recursive: true, force: true });
+    // The drivers under test use the default cgroup parent, which runc makes and leaves; only an empty one goes.
+    removeCgroupParent(DEFAULT_CGROUP_PARENT);
   }
 
   newId(tag: string): string {
