@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { ServiceGroup } from '../core/services/group.js';
 import type { GroupListOptions, GroupMember } from '../core/ports/store.js';
 import { HangarError } from '../lib/errors.js';
+import { ownerPage } from './owner-page.js';
 
 /**
  * Service groups in SQLite: each group a JSON document (as instances are),
@@ -40,7 +41,6 @@ export class ServiceGroupQueries {
       get: db.prepare('SELECT doc FROM service_groups WHERE uuid = ?'),
       getByName: db.prepare('SELECT doc FROM service_groups WHERE name = ?'),
       all: db.prepare('SELECT doc FROM service_groups ORDER BY seq'),
-      seqOf: db.prepare('SELECT seq FROM service_groups WHERE uuid = ? AND owner = ?'),
       insertDomain: db.prepare('INSERT INTO service_domains (fqdn, group_uuid) VALUES (?, ?)'),
       deleteDomains: db.prepare('DELETE FROM service_domains WHERE group_uuid = ?'),
       domainHolder: db.prepare('SELECT group_uuid FROM service_domains WHERE fqdn = ?'),
@@ -102,20 +102,7 @@ export class ServiceGroupQueries {
   }
 
   listServiceGroups(o: GroupListOptions): ServiceGroup[] {
-    const where = ['owner = ?'];
-    const params: (string | number)[] = [o.owner];
-    if (o.after !== undefined) {
-      const row = this.stmts.seqOf.get(o.after, o.owner) as { seq: number } | undefined;
-      if (!row) return [];
-      where.push(o.order === 'asc' ? 'seq > ?' : 'seq < ?');
-      params.push(row.seq);
-    }
-    let sql = `SELECT doc FROM service_groups WHERE ${where.join(' AND ')} ORDER BY seq ${o.order === 'asc' ? 'ASC' : 'DESC'}`;
-    if (o.count > 0) {
-      sql += ' LIMIT ?';
-      params.push(o.count);
-    }
-    return (this.db.prepare(sql).all(...params) as { doc: string }[]).map(toGroup);
+    return ownerPage(this.db, 'service_groups', o).map(toGroup);
   }
 
   allServiceGroups(): ServiceGroup[] {

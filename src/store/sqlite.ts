@@ -5,6 +5,7 @@ import type { Instance } from '../core/instance.js';
 import type { ListOptions, LiveUsage, OwnerUsage, Store, UnitOfWork, User } from '../core/ports/store.js';
 import { ImageRefQueries } from './image-refs.js';
 import { InstanceUsageQueries } from './instance-usage.js';
+import { ownerPage } from './owner-page.js';
 import { ServiceGroupQueries } from './service-groups.js';
 import type { ServiceGroup } from '../core/services/group.js';
 import type { GroupListOptions, GroupMember } from '../core/ports/store.js';
@@ -81,7 +82,6 @@ class Rows implements Sync<UnitOfWork> {
       deleteInstance: db.prepare('DELETE FROM instances WHERE uuid = ?'),
       getInstance: db.prepare('SELECT doc FROM instances WHERE uuid = ?'),
       getInstanceByName: db.prepare('SELECT doc FROM instances WHERE name = ?'),
-      seqOf: db.prepare('SELECT seq FROM instances WHERE uuid = ? AND owner = ?'),
       all: db.prepare('SELECT doc FROM instances ORDER BY seq'),
       ofNode: db.prepare("SELECT doc FROM instances WHERE json_extract(doc, '$.node') = ? ORDER BY seq"),
       adopt: db.prepare("UPDATE instances SET doc = json_set(doc, '$.node', ?) WHERE json_extract(doc, '$.node') IS NULL"),
@@ -145,25 +145,9 @@ class Rows implements Sync<UnitOfWork> {
   }
 
   listInstances(o: ListOptions): Instance[] {
-    const where = ['owner = ?'];
-    const params: (string | number)[] = [o.owner];
-    if (o.after !== undefined) {
-      const row = this.stmts.seqOf.get(o.after, o.owner) as { seq: number } | undefined;
-      // An unknown cursor yields an empty page rather than restarting from the top.
-      if (!row) return [];
-      where.push(o.order === 'asc' ? 'seq > ?' : 'seq < ?');
-      params.push(row.seq);
-    }
-    for (const tag of o.tags ?? []) {
-      where.push('EXISTS (SELECT 1 FROM json_each(doc, \'$.tags\') WHERE value = ?)');
-      params.push(tag);
-    }
-    let sql = `SELECT doc FROM instances WHERE ${where.join(' AND ')} ORDER BY seq ${o.order === 'asc' ? 'ASC' : 'DESC'}`;
-    if (o.count > 0) {
-      sql += ' LIMIT ?';
-      params.push(o.count);
-    }
-    return (this.db.prepare(sql).all(...params) as { doc: string }[]).map(toInstance);
+    const tags = o.tags ?? [];
+    const where = tags.map(() => 'EXISTS (SELECT 1 FROM json_each(doc, \'$.tags\') WHERE value = ?)');
+    return ownerPage(this.db, 'instances', o, { where, params: tags }).map(toInstance);
   }
 
   allInstances(): Instance[] {

@@ -54,3 +54,14 @@ export function oneOrMany<T>(schema: z.ZodType<T>, value: unknown): { items: T[]
   }
   return { items: [parseWith(schema, value)], bulk: false };
 }
+
+/** The PATCH item forms of the contract (`{uuid|name, prop, op, value}`, and by path UUID) over `props`. */
+export function patchSchemas<P extends readonly [string, ...string[]]>(props: P) {
+  const fields = {
+    id: z.string().max(128).optional(),
+    prop: z.enum(props),
+    op: z.enum(['set', 'add', 'del']),
+    value: z.unknown().optional(),
+  };
+  return { item: z.strictObject({ ...refFields, ...fields }).superRefine(exactlyOneRef), byUuid: z.strictObject(fields) };
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { FEATURES, INSTANCE_STATES, RESTART_POLICIES } from '../../core/instance.js';
 import { UPDATABLE_PROPS } from '../../core/instances/update.js';
-import { exactlyOneRef, refFields } from './common.js';
+import { exactlyOneRef, patchSchemas, refFields } from './common.js';
 import { instanceGroupSchema } from './services.js';
 
 const int = z.number().int();
@@ -89,14 +89,9 @@ export const stopByUuidSchema = z.strictObject(stopFields);
 export const suspendItemSchema = z.strictObject({ ...refFields, drain_timeout_ms: int.min(-1).optional() }).superRefine(exactlyOneRef);
 export const suspendByUuidSchema = z.strictObject({ drain_timeout_ms: int.min(-1).optional() });
 
-const updateFields = {
-  id: z.string().max(128).optional(),
-  prop: z.enum(UPDATE_PROPS),
-  op: z.enum(['set', 'add', 'del']),
-  value: z.unknown().optional(),
-};
-export const updateItemSchema = z.strictObject({ ...refFields, ...updateFields }).superRefine(exactlyOneRef);
-export const updateByUuidSchema = z.strictObject(updateFields);
+const update = patchSchemas(UPDATE_PROPS);
+export const updateItemSchema = update.item;
+export const updateByUuidSchema = update.byUuid;
 
 export const stateSchema = z.enum(INSTANCE_STATES);
 

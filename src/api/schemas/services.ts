@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { exactlyOneRef, refFields, refSchema } from './common.js';
+import { exactlyOneRef, patchSchemas, refFields, refSchema } from './common.js';
 
 /**
  * Service group requests (ukc-api.md §3.2): shapes only. The rules (handlers
@@ -56,14 +56,9 @@ export type InstanceGroupBody = z.infer<typeof instanceGroupSchema>;
 
 export const GROUP_PROPS = ['services', 'domains', 'soft_limit', 'hard_limit', 'autokill'] as const;
 
-const updateFields = {
-  id: z.string().max(128).optional(),
-  prop: z.enum(GROUP_PROPS),
-  op: z.enum(['set', 'add', 'del']),
-  value: z.unknown().optional(),
-};
-export const updateItemSchema = z.strictObject({ ...refFields, ...updateFields }).superRefine(exactlyOneRef);
-export const updateByUuidSchema = z.strictObject(updateFields);
+const update = patchSchemas(GROUP_PROPS);
+export const updateItemSchema = update.item;
+export const updateByUuidSchema = update.byUuid;
 
 /** PATCH values: one item or an array; `del` names ports / domain names (none = all). */
 export const servicesValueSchema = z.union([serviceSchema, z.array(serviceSchema).max(64)]);
